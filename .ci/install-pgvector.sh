@@ -33,7 +33,7 @@ T0=$SECONDS
 # version_ge A B: true when version A >= B (dotted numeric)
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 
-if [ "$(id -u)" != 0 ]; then
+if [ "${EUID:-$(id -u)}" != 0 ]; then
     log "not root: skipping the system pgvector install (tests fall back to the pip pgserver wheel)"
     exit 0
 fi
