@@ -77,7 +77,9 @@ VPY="$ROOT/$VENV/bin/python"
 [[ "$VENV" = /* ]] && VPY="$VENV/bin/python"
 "$VPY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
     || { echo "error: $VENV uses $("$VPY" --version 2>&1); Hearth needs Python >= 3.11" >&2; exit 1; }
-"$VPY" -m pip install -q -e '.[test]'
+# (the filter drops pip's noise about this machine's extra local indexes, nothing else)
+"$VPY" -m pip install -q -e '.[test]' \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 echo "$("$VPY" --version 2>&1) in $VENV; hearth-lsp installed"
 export PATH="$(dirname "$VPY"):$PATH"
 
