@@ -1,0 +1,125 @@
+--- Test harness for Hearth's Neovim client, sourced by each scenario script.
+---
+--- Scenarios run as `nvim --headless -u NONE -i NONE -S <scenario.lua>`: `-S` (not `-l`) so that
+--- Neovim's main loop runs and typed keys go through real insert mode with its autocommands.
+--- A scenario is a coroutine; `T.feed` types keys and resumes once Neovim has processed them,
+--- `T.wait` waits on a condition with `vim.wait`. Exit status 0 means pass; failures are written
+--- to stderr. The environment gives the plugin path (HEARTH_NVIM_RTP), the server command as a JSON
+--- list (HEARTH_NVIM_CMD) and the workspace (HEARTH_NVIM_WORKSPACE).
+local T = {}
+
+local co
+
+local function log(...)
+  local parts = {}
+  for i = 1, select('#', ...) do
+    local v = select(i, ...)
+    parts[#parts + 1] = type(v) == 'string' and v or vim.inspect(v)
+  end
+  io.stderr:write(table.concat(parts, ' '), '\n')
+end
+T.log = log
+
+--- Record an observation for the Python side (written as JSON to HEARTH_NVIM_RESULT at the end).
+T.result = {}
+
+local function write_result()
+  local path = os.getenv('HEARTH_NVIM_RESULT')
+  if path then
+    local f = assert(io.open(path, 'w'))
+    f:write(vim.json.encode(T.result))
+    f:close()
+  end
+end
+
+local function finish(code)
+  io.stderr:flush()
+  vim.cmd((code == 0 and 'qall!') or ('cquit ' .. code))
+end
+
+--- Resume the scenario from the event loop.
+function T.resume()
+  vim.schedule(function()
+    local ok, err = coroutine.resume(co)
+    if not ok then
+      write_result()
+      log('FAIL: ' .. debug.traceback(co, tostring(err)))
+      finish(1)
+    elseif coroutine.status(co) == 'dead' then
+      write_result()
+      log('PASS')
+      finish(0)
+    end
+  end)
+end
+_G.__hearth_test_resume = T.resume
+
+--- Type `keys` (with <> notation) and continue once Neovim has processed them.
+function T.feed(keys)
+  vim.api.nvim_feedkeys(vim.keycode(keys .. '<Cmd>lua __hearth_test_resume()<CR>'), 't', false)
+  coroutine.yield()
+end
+
+--- Let the event loop run once.
+function T.tick()
+  T.resume()
+  coroutine.yield()
+end
+
+--- Wait until `cond()` is true, failing with `what` after `ms`.
+function T.wait(ms, cond, what)
+  if not vim.wait(ms, cond, 10) then
+    error('timed out waiting for ' .. what, 2)
+  end
+end
+
+function T.eq(expected, actual, what)
+  if not vim.deep_equal(expected, actual) then
+    error(('%s: expected %s, got %s'):format(what or 'value', vim.inspect(expected), vim.inspect(actual)), 2)
+  end
+end
+
+function T.truthy(v, what)
+  if not v then
+    error((what or 'value') .. ' is false', 2)
+  end
+  return v
+end
+
+--- Put the plugin on the runtimepath, configure it for the server under test, and open `file`.
+---@param opts? table passed to require('hearth').setup, merged over the test's cmd
+function T.setup(opts)
+  vim.opt.runtimepath:prepend(assert(os.getenv('HEARTH_NVIM_RTP')))
+  vim.o.swapfile = false
+  vim.cmd('filetype on')
+  vim.o.shortmess = vim.o.shortmess .. 'IF'
+  vim.cmd('runtime plugin/hearth.lua')
+  local cmd = vim.json.decode(assert(os.getenv('HEARTH_NVIM_CMD')))
+  require('hearth').setup(vim.tbl_deep_extend('force', { cmd = cmd }, opts or {}))
+  T.workspace = assert(os.getenv('HEARTH_NVIM_WORKSPACE'))
+end
+
+--- Open `path` (relative to the workspace) and wait until Hearth is attached.
+---@return integer bufnr, vim.lsp.Client client
+function T.open(path)
+  vim.cmd.edit(vim.fs.joinpath(T.workspace, path))
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client
+  T.wait(8000, function()
+    client = vim.lsp.get_clients({ bufnr = bufnr, name = 'hearth' })[1]
+    return client ~= nil and client.initialized
+  end, 'hearth to attach')
+  return bufnr, client
+end
+
+--- Run `fn` as the scenario, failing after `timeout_ms`.
+function T.run(fn, timeout_ms)
+  co = coroutine.create(fn)
+  vim.defer_fn(function()
+    log('FAIL: scenario timed out')
+    finish(2)
+  end, timeout_ms or 15000)
+  T.resume()
+end
+
+return T
