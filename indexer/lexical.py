@@ -1,0 +1,68 @@
+"""Code-aware lexical terms for full-text search.
+
+Identifiers are kept whole and also split at camelCase, snake_case and digit boundaries, all
+lowercased: ``parseHTTPResponse_v2`` gives ``parsehttpresponse_v2 parse http response v2``.
+The same function builds the indexed text and the query, so both sides agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_IDENT = re.compile(r"[^\W\d]\w*", re.UNICODE)
+_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_]+", re.UNICODE)
+
+# Words that carry no signal in a natural-language query about code.
+QUERY_STOPWORDS = frozenset(
+    """a an and are as at be by for from how i in is it of on or that the this to was what when where
+    which who why with does do can me my function method code find show please""".split()
+)
+
+MAX_TERMS = 6000
+
+
+def split_identifier(ident: str) -> list[str]:
+    parts = [p.lower() for p in _PARTS.findall(ident)]
+    return [p for p in parts if len(p) > 1 or p.isdigit()]
+
+
+def identifiers(text: str) -> list[str]:
+    return _IDENT.findall(text)
+
+
+def terms(text: str, limit: int = MAX_TERMS) -> list[str]:
+    out: list[str] = []
+    for ident in _IDENT.findall(text):
+        whole = ident.lower()
+        if len(whole) < 2:
+            continue
+        out.append(whole)
+        parts = split_identifier(ident)
+        if len(parts) > 1 or (parts and parts[0] != whole):
+            out.extend(p for p in parts if p != whole)
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def term_text(text: str, limit: int = MAX_TERMS) -> str:
+    return " ".join(terms(text, limit))
+
+
+def query_terms(text: str, limit: int = 64) -> list[str]:
+    """Distinct terms of a query, stop words removed, in order of appearance."""
+    seen: dict[str, None] = {}
+    for t in terms(text[:100_000], limit * 8):
+        if t in QUERY_STOPWORDS:
+            continue
+        seen.setdefault(t, None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+def tsquery_or(words: Iterable[str]) -> str:
+    """An OR tsquery in to_tsquery syntax; terms are restricted to word characters."""
+    safe = [re.sub(r"\W", "", w) for w in words]
+    return " | ".join(w for w in safe if w)

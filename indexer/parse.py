@@ -1,0 +1,360 @@
+"""Parse one file into chunks and symbols with tree-sitter.
+
+Chunks: a whole definition when it fits the chunk budget; a larger one is split at syntax
+boundaries (its body's children), each piece headed by the enclosing signatures; small
+neighbours (module-level code, small definitions) are merged up to the budget. Files in
+languages without a grammar get line-window chunks.
+
+Symbols: definitions (with their scope path, e.g. ``Parser.parse``), references (calls, types)
+and imports, from the language's ``tags.scm`` and ``imports.scm`` queries.
+
+``parse_source`` is a pure function of (path, bytes), so it can run in worker threads or
+processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tree_sitter import Node, QueryCursor
+
+from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
+from hearth.indexer.lexical import term_text
+from hearth.indexer.types import Chunk, ParsedFile, Symbol
+
+CHUNK_TOKENS = 384
+BYTES_PER_TOKEN = 3.2  # a conservative estimate for code; budgets are counted in tokens
+WINDOW_LINES = 40
+CLASS_LIKE = {"class", "interface", "impl", "enum", "module", "trait", "struct", "object"}
+WRAPPERS = {"decorated_definition", "export_statement", "attribute_item"}
+_RUST_USE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s+as\s+[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def estimate_tokens(text_or_len: str | int) -> int:
+    n = text_or_len if isinstance(text_or_len, int) else len(text_or_len.encode("utf-8", "replace"))
+    return int(n / BYTES_PER_TOKEN) + 1
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
+
+
+@dataclass
+class _Def:
+    kind: str
+    name: str
+    name_node: Node
+    node: Node  # the node that carries the definition (for chunk ranges: its wrapper if any)
+    scope_only: bool = False
+
+
+class _FileParser:
+    def __init__(self, lang: LoadedLanguage, source: bytes, budget_tokens: int) -> None:
+        self.lang = lang
+        self.source = source
+        self.lines = source.split(b"\n")
+        self.budget = int(budget_tokens * BYTES_PER_TOKEN)
+        self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
+        self.chunks: list[Chunk] = []
+        self.symbols: list[Symbol] = []
+
+    # -- helpers -----------------------------------------------------------------------------
+    def line_text(self, row: int) -> str:
+        return self.lines[row].decode("utf-8", "replace") if row < len(self.lines) else ""
+
+    def col_chars(self, row: int, col_bytes: int) -> int:
+        if row >= len(self.lines):
+            return col_bytes
+        return len(self.lines[row][:col_bytes].decode("utf-8", "replace"))
+
+    def node_text(self, node: Node) -> str:
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def rows_text(self, start_row: int, end_row: int) -> str:
+        return "\n".join(self.line_text(r) for r in range(start_row, min(end_row, len(self.lines) - 1) + 1))
+
+    def scope_path(self, node: Node) -> list[str]:
+        names: list[str] = []
+        p = node.parent
+        while p is not None:
+            d = self.defs.get(p.id)
+            if d is not None and (not names or names[0] != d.name):
+                names.insert(0, d.name)
+            p = p.parent
+        return names
+
+    def enclosing_kinds(self, node: Node) -> list[str]:
+        kinds = []
+        p = node.parent
+        while p is not None:
+            d = self.defs.get(p.id)
+            if d is not None:
+                kinds.append(d.kind)
+            p = p.parent
+        return kinds
+
+    # -- symbols -------------------------------------------------------------------------------
+    def collect_tags(self) -> None:
+        query = self.lang.queries.get("tags")
+        if query is None:
+            return
+        root = self.tree_root
+        refs: list[tuple[str, Node]] = []
+        for _idx, caps in QueryCursor(query).matches(root):
+            def_node = name_node = None
+            kind = ""
+            scope_only = False
+            for cname, nodes in caps.items():
+                if cname.startswith("definition.") or cname.startswith("scope."):
+                    def_node, kind = nodes[0], cname.split(".", 1)[1]
+                    scope_only = cname.startswith("scope.")
+                elif cname.startswith("name.definition.") or cname.startswith("name.scope."):
+                    name_node = nodes[0]
+                elif cname.startswith("name.reference."):
+                    for n in nodes:
+                        refs.append((cname.rsplit(".", 1)[1], n))
+            if def_node is not None and name_node is not None:
+                carrier = def_node
+                while carrier.parent is not None and carrier.parent.type in WRAPPERS:
+                    carrier = carrier.parent
+                d = _Def(kind, self.node_text(name_node), name_node, carrier, scope_only)
+                self.defs.setdefault(def_node.id, d)
+                self.defs.setdefault(carrier.id, d)
+        seen: set[int] = set()
+        for d in self.defs.values():
+            if id(d) in seen or d.scope_only:
+                continue
+            seen.add(id(d))
+            outer = self.enclosing_kinds(d.node)
+            kind = d.kind
+            if kind == "function" and outer and outer[0] in CLASS_LIKE:
+                kind = "method"
+            scope = self.scope_path(d.node)
+            row, col = d.name_node.start_point
+            sig_row = d.name_node.start_point[0]
+            self.symbols.append(
+                Symbol(
+                    name=d.name, kind=kind, role="def", scope=".".join(scope) or None, line=row + 1,
+                    col=self.col_chars(row, col), end_line=d.node.end_point[0] + 1,
+                    detail=self.line_text(sig_row).strip()[:200],
+                )
+            )
+        for kind, n in refs:
+            row, col = n.start_point
+            self.symbols.append(
+                Symbol(
+                    name=self.node_text(n), kind=kind, role="ref",
+                    scope=".".join(self.scope_path(n)) or None, line=row + 1, col=self.col_chars(row, col),
+                    end_line=n.end_point[0] + 1,
+                )
+            )
+
+    def collect_imports(self) -> None:
+        query = self.lang.queries.get("imports")
+        if query is None:
+            return
+        # (row, module, imported name) -> (local name, original name when aliased, node); an aliased
+        # match of the same import replaces the plain one.
+        found: dict[tuple[int, str, str | None], tuple[str, str | None, Node]] = {}
+        for _idx, caps in QueryCursor(query).matches(self.tree_root):
+            mods = caps.get("import.module", [])
+            if not mods:
+                continue
+            module_node = mods[0]
+            raw = self.node_text(module_node).strip("\"'`")
+            row = module_node.start_point[0]
+            names = [self.node_text(n) for n in caps.get("import.name", [])]
+            aliases = [self.node_text(n) for n in caps.get("import.alias", [])]
+            if self.lang.name == "rust":
+                module = raw.split("::{")[0] if "::{" in raw else raw.rsplit("::", 1)[0]
+                for name, alias in _rust_use(raw):
+                    found[(row, module, name)] = (alias or name, name if alias else None, module_node)
+                continue
+            module = raw
+            if names:
+                key = (row, module, names[0])
+                if aliases or key not in found:
+                    found[key] = (aliases[0], names[0], module_node) if aliases else (names[0], None, module_node)
+            else:
+                key = (row, module, None)
+                last = re.split(r"[./:]", module.rstrip("/"))[-1] or module
+                if aliases or key not in found:
+                    found[key] = (aliases[0] if aliases else last, None, module_node)
+        for (row, module, _name), (local, original, node) in found.items():
+            self.symbols.append(
+                Symbol(name=local, kind="import", role="import", scope=module, line=row + 1,
+                       col=self.col_chars(row, node.start_point[1]), end_line=node.end_point[0] + 1,
+                       detail=original)
+            )
+
+    # -- chunks --------------------------------------------------------------------------------
+    def emit(self, start_row: int, end_row: int, headers: list[str], kind: str, symbol: str | None) -> None:
+        body = self.rows_text(start_row, end_row)
+        if not re.search(r"\w", body):
+            return
+        if estimate_tokens(body) > CHUNK_TOKENS * 4:
+            # A single huge node (a long literal): fall back to line windows.
+            for s in range(start_row, end_row + 1, WINDOW_LINES):
+                self.emit(s, min(s + WINDOW_LINES - 1, end_row), headers, kind, symbol)
+            return
+        text = "\n".join([*headers, body]) if headers else body
+        names = symbol.replace(".", " ") if symbol else ""
+        self.chunks.append(
+            Chunk(
+                ord=len(self.chunks), start_line=start_row + 1, end_line=end_row + 1, kind=kind, symbol=symbol,
+                text=text, text_hash=text_hash(text), name_terms=term_text(names + " " + " ".join(headers)),
+                body_terms=term_text(body),
+            )
+        )
+
+    def symbol_of(self, node: Node) -> str | None:
+        d = self.defs.get(node.id)
+        path = self.scope_path(node)
+        if d is not None and not d.scope_only:
+            path = [*path, d.name]
+        elif d is not None:
+            path = [*path, d.name]
+        return ".".join(path) or None
+
+    def signature(self, node: Node, body: Node | None) -> str:
+        end_row = (body.start_point[0] if body is not None else node.start_point[0])
+        end_row = min(end_row, node.start_point[0] + 2)
+        return self.rows_text(node.start_point[0], end_row).rstrip()
+
+    def body_of(self, node: Node) -> Node | None:
+        best = None
+        for child in node.children:
+            if child.child_count > 0 and (best is None or child.end_byte - child.start_byte > best.end_byte - best.start_byte):
+                best = child
+        if best is not None and best.type in WRAPPERS | {"function_definition", "class_definition"}:
+            return best  # a wrapper's payload: recurse through it
+        return best
+
+    def visit(self, node: Node, headers: list[str]) -> None:
+        run: list[Node] = []
+        run_bytes = 0
+
+        def flush() -> None:
+            nonlocal run, run_bytes
+            if run:
+                first, last = run[0], run[-1]
+                defs_in_run = [self.defs[n.id] for n in run if n.id in self.defs and not self.defs[n.id].scope_only]
+                if len(defs_in_run) == 1 and len(run) == 1:
+                    kind, symbol = self._kind_of(run[0]), self.symbol_of(run[0])
+                elif defs_in_run:
+                    kind, symbol = "group", self.symbol_of(next(n for n in run if n.id in self.defs))
+                else:
+                    kind, symbol = ("module" if node.parent is None else "block"), (
+                        ".".join(self.scope_path(first)) or None
+                    )
+                self.emit(first.start_point[0], last.end_point[0], headers, kind, symbol)
+            run, run_bytes = [], 0
+
+        for child in node.children:
+            size = child.end_byte - child.start_byte
+            is_def = child.id in self.defs
+            small = size <= self.budget
+            if small and (not is_def or size <= self.budget // 4):
+                if run and run_bytes + size > self.budget:
+                    flush()
+                # A new run starts on its own line; never split a line between two chunks.
+                if run and child.start_point[0] == run[-1].end_point[0]:
+                    pass
+                run.append(child)
+                run_bytes += size
+                continue
+            flush()
+            if small:
+                self.emit(child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child))
+            elif child.child_count == 0:
+                self.emit(child.start_point[0], child.end_point[0], headers, "block", None)
+            elif is_def:
+                body = self.body_of(child)
+                sig = self.signature(child, body)
+                if body is None:
+                    self.emit(child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child))
+                else:
+                    # The signature lines go into the header of every piece, not into a piece.
+                    self.visit(body, [*headers, sig])
+            else:
+                self.visit(child, headers)
+        flush()
+
+    def _kind_of(self, node: Node) -> str:
+        d = self.defs.get(node.id)
+        if d is None:
+            return "block"
+        outer = self.enclosing_kinds(node)
+        if d.kind == "function" and outer and outer[0] in CLASS_LIKE:
+            return "method"
+        return d.kind
+
+    def run(self) -> ParsedFile:
+        tree = self.lang.parser().parse(self.source)
+        self.tree_root = tree.root_node
+        self.collect_tags()
+        self.collect_imports()
+        self.visit(tree.root_node, [])
+        self.chunks.sort(key=lambda c: (c.start_line, c.end_line))
+        chunks = tuple(
+            Chunk(i, c.start_line, c.end_line, c.kind, c.symbol, c.text, c.text_hash, c.name_terms, c.body_terms)
+            for i, c in enumerate(self.chunks)
+        )
+        err = "syntax errors" if tree.root_node.has_error else None
+        return ParsedFile(self.lang.name, chunks, tuple(self.symbols), err)
+
+
+def _rust_use(tree: str) -> list[tuple[str, str | None]]:
+    inner = tree
+    if "{" in tree:
+        inner = tree[tree.index("{") + 1 : tree.rindex("}")] if "}" in tree else tree
+    else:
+        inner = tree.rsplit("::", 1)[-1]
+    out: list[tuple[str, str | None]] = []
+    for m in _RUST_USE.finditer(inner):
+        parts = m.group(0).split()
+        if parts[0] in {"self", "super", "crate"}:
+            continue
+        out.append((parts[0], parts[2] if len(parts) == 3 else None))
+    return out
+
+
+def window_chunks(source: bytes, language: str | None, lines_per_chunk: int = WINDOW_LINES) -> ParsedFile:
+    lines = source.decode("utf-8", "replace").split("\n")
+    chunks: list[Chunk] = []
+    budget_bytes = CHUNK_TOKENS * BYTES_PER_TOKEN
+    start = 0
+    while start < len(lines):
+        end = start
+        size = 0
+        while end < len(lines) and end - start < lines_per_chunk and (size < budget_bytes or end == start):
+            size += len(lines[end]) + 1
+            end += 1
+        body = "\n".join(lines[start:end])
+        if re.search(r"\w", body):
+            chunks.append(
+                Chunk(len(chunks), start + 1, end, "window", None, body, text_hash(body), "", term_text(body))
+            )
+        start = end
+    return ParsedFile(language, tuple(chunks), ())
+
+
+def parse_source(
+    registry: LanguageRegistry, path: str, source: bytes, budget_tokens: int = CHUNK_TOKENS
+) -> ParsedFile:
+    lang = registry.for_path(path)
+    if lang is None:
+        return window_chunks(source, registry.name_for_path(path))
+    return _FileParser(lang, source, budget_tokens).run()
+
+
+def identifiers_near(text: str, line: int, col: int, before: int = 12) -> Iterable[str]:
+    """Identifiers on the cursor line and the lines before it (nearest first)."""
+    lines = text.split("\n")
+    rows = range(min(line, len(lines) - 1), max(-1, line - before - 1), -1)
+    for r in rows:
+        src = lines[r][:col] if r == line else lines[r]
+        yield from reversed(re.findall(r"[^\W\d]\w*", src))

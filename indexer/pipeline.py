@@ -1,0 +1,321 @@
+"""The indexing pipeline: walk -> content hash -> diff -> parse -> store per batch -> embed.
+
+Content-addressed: a file whose content hash the repository has already parsed (on this or any
+other branch) costs one row; only new content is parsed. Each batch is one transaction, so an
+interrupted run leaves a consistent index that the next run completes. Symbols and full text are
+complete before any embedding is computed; embeddings fill in afterwards, cached by chunk text
+hash and model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hearth.indexer.embedder import Embedder
+from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.parse import parse_source
+from hearth.indexer.store.db import FileRow, FileState, Store
+from hearth.indexer.types import IndexSummary, ParsedFile
+from hearth.indexer.walk import IgnorePolicy, Skip, WalkEntry
+
+log = logging.getLogger(__name__)
+
+BATCH_FILES = 200
+BATCH_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    phase: str  # scan | parse | embed | done
+    done: int
+    total: int
+    message: str = ""
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class Cancelled(Exception):
+    """Indexing was cancelled; what was committed so far stays valid."""
+
+
+def git_state(root: Path) -> str:
+    """The branch/worktree state that names the snapshot: 'branch:<name>', 'detached:<sha>' or 'default'."""
+    git = root / ".git"
+    try:
+        if git.is_file():  # a linked worktree: "gitdir: <path>"
+            gitdir = Path(git.read_text().split(":", 1)[1].strip())
+            git = gitdir if gitdir.is_absolute() else (root / gitdir)
+        head = (git / "HEAD").read_text().strip()
+    except OSError:
+        return "default"
+    if head.startswith("ref:"):
+        ref = head.split(":", 1)[1].strip()
+        return "branch:" + ref.removeprefix("refs/heads/")
+    return "detached:" + head[:12]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@dataclass
+class _Work:
+    entry: WalkEntry
+    data: bytes
+    digest: str
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: Store,
+        registry: LanguageRegistry,
+        embedder: Embedder | None,
+        *,
+        max_file_bytes: int = 1024 * 1024,
+        extra_ignore: Sequence[str] = (),
+        embed_batch: int = 32,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.embedder = embedder
+        self.max_file_bytes = max_file_bytes
+        self.extra_ignore = tuple(extra_ignore)
+        self.embed_batch = embed_batch
+        self._policies: dict[Path, IgnorePolicy] = {}
+
+    def policy(self, root: Path) -> IgnorePolicy:
+        root = root.resolve()
+        if root not in self._policies:
+            self._policies[root] = IgnorePolicy(root, self.extra_ignore, self.max_file_bytes)
+        return self._policies[root]
+
+    def snapshot_for(self, root: Path) -> tuple[int, int, str]:
+        """(repo id, snapshot id, snapshot name) for the working tree's current state."""
+        root = root.resolve()
+        repo_id = self.store.ensure_repo(str(root))
+        name = git_state(root)
+        snap = self.store.snapshot_id(repo_id, name)
+        if snap is None:
+            prev = self.store.latest_snapshot(repo_id)
+            snap = self.store.ensure_snapshot(repo_id, name, copy_from=prev[0] if prev else None)
+        return repo_id, snap, name
+
+    # -- full run ---------------------------------------------------------------------------
+    def index(
+        self,
+        root: Path,
+        *,
+        embed: bool = True,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        prefer_paths: Sequence[str] = (),
+    ) -> IndexSummary:
+        started = time.monotonic()
+        root = root.resolve()
+        if not root.is_dir():
+            raise NotADirectoryError(f"not a directory: {root}")
+        report = progress or (lambda p: None)
+        repo_id, snap, name = self.snapshot_for(root)
+        policy = self.policy(root)
+        known = self.store.file_states(snap)
+        report(Progress("scan", 0, 0, f"scanning {root}"))
+
+        entries: list[WalkEntry] = []
+        skips: list[Skip] = []
+        for item in policy.walk():
+            (entries if isinstance(item, WalkEntry) else skips).append(item)
+        seen = {e.path for e in entries} | {s.path for s in skips}
+        deleted = [p for p in known if p not in seen]
+
+        skip_rows = [
+            FileRow(s.path, None, 0, 0, None, "skipped", s.reason)
+            for s in skips
+            if not (known.get(s.path) and known[s.path].status == "skipped")
+        ]
+        changed = [
+            e for e in entries
+            if not _unchanged(known.get(e.path), e)
+        ]
+        stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0,
+                 "skipped": len(skips)}
+        total = len(changed)
+        report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
+
+        done = 0
+        batch: list[_Work] = []
+        batch_bytes = 0
+        first = True
+        for entry in changed:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            try:
+                data = entry.abs_path.read_bytes()
+            except OSError as exc:
+                skip_rows.append(FileRow(entry.path, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
+                done += 1
+                continue
+            reason = policy.check_content(entry.path, data)
+            if reason:
+                stats["skipped"] += 1
+                skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
+                done += 1
+                continue
+            batch.append(_Work(entry, data, content_hash(data)))
+            batch_bytes += len(data)
+            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                done += len(batch)
+                self._write(repo_id, snap, batch, known, skip_rows, deleted if first else [], stats)
+                first = False
+                skip_rows, batch, batch_bytes = [], [], 0
+                report(Progress("parse", done, total))
+        done += len(batch)
+        self._write(repo_id, snap, batch, known, skip_rows, deleted if first else [], stats)
+        report(Progress("parse", done, total))
+        removed = self.store.gc_blobs(repo_id)
+        if removed:
+            log.info("removed %d orphaned file versions", removed)
+        self.store.mark_indexed(snap)
+
+        embed_started = time.monotonic()
+        if embed and self.embedder is not None:
+            self.embed_pending(repo_id, snap, progress=report, cancel=cancel, prefer_paths=prefer_paths)
+        embed_seconds = time.monotonic() - embed_started if embed else 0.0
+        counts = self.store.counts(repo_id, snap, self.embedder.name if self.embedder else None)
+        report(Progress("done", total, total, "indexed"))
+        return IndexSummary(
+            repo=str(root), snapshot=name, files_seen=len(entries) + len(skips),
+            files_indexed=stats["indexed"], files_unchanged=stats["unchanged"], files_reused=stats["reused"],
+            files_deleted=len(deleted), files_skipped=counts["skipped"], chunks=counts["chunks"],
+            symbols=counts["symbols"], embedded=counts["embedded"], bytes_parsed=stats["bytes"],
+            seconds=round(time.monotonic() - started, 3), embed_seconds=round(embed_seconds, 3),
+        )
+
+    def _write(
+        self,
+        repo_id: int,
+        snap: int,
+        batch: list[_Work],
+        known: dict[str, FileState],
+        skip_rows: list[FileRow],
+        deleted: Sequence[str],
+        stats: dict[str, int],
+    ) -> None:
+        have = self.store.existing_blobs(repo_id, (w.digest for w in batch))
+        blobs: dict[str, ParsedFile] = {}
+        rows: list[FileRow] = list(skip_rows)
+        for w in batch:
+            lang = self.registry.name_for_path(w.entry.path)
+            if w.digest not in have and w.digest not in blobs:
+                try:
+                    blobs[w.digest] = parse_source(self.registry, w.entry.path, w.data)
+                except Exception as exc:  # one bad file never loses the batch
+                    log.warning("cannot parse %s: %s", w.entry.path, exc)
+                    rows.append(FileRow(w.entry.path, None, len(w.data), w.entry.mtime_ns, lang, "skipped",
+                                        f"parse error: {exc}"))
+                    continue
+                stats["indexed"] += 1
+                stats["bytes"] += len(w.data)
+            elif known.get(w.entry.path) is None or known[w.entry.path].content_hash != w.digest:
+                stats["reused"] += 1
+            else:
+                stats["unchanged"] += 1
+            rows.append(FileRow(w.entry.path, w.digest, len(w.data), w.entry.mtime_ns, lang, "indexed"))
+        if rows or blobs or deleted:
+            self.store.write_batch(repo_id, snap, list(blobs.items()), rows, deleted)
+
+    # -- single files (watcher, didSave) ---------------------------------------------------------
+    def update_paths(self, root: Path, rel_paths: Iterable[str], *, embed: bool = True) -> dict[str, int]:
+        """Re-check the given paths: changed files are re-parsed, missing ones removed."""
+        root = root.resolve()
+        repo_id, snap, _ = self.snapshot_for(root)
+        policy = self.policy(root)
+        known = self.store.file_states(snap)
+        batch: list[_Work] = []
+        rows: list[FileRow] = []
+        deleted: list[str] = []
+        for rel in sorted(set(rel_paths)):
+            if rel.endswith((".gitignore", ".hearthignore")):
+                policy.invalidate(rel)
+            abs_path = root / rel
+            if not abs_path.is_file():
+                if rel in known:
+                    deleted.append(rel)
+                continue
+            reason = policy.ignored_by_rules(rel)
+            if reason is None and abs_path.is_symlink() and not abs_path.resolve().is_relative_to(root):
+                reason = "symlink leaves the workspace"
+            try:
+                data = abs_path.read_bytes() if reason is None else b""
+                st = abs_path.stat()
+            except OSError as exc:
+                reason = f"unreadable: {exc.strerror}"
+                data, st = b"", None
+            reason = reason or policy.check_content(rel, data)
+            if reason:
+                if rel in known and known[rel].status == "indexed":
+                    deleted.append(rel)
+                rows.append(FileRow(rel, None, len(data), st.st_mtime_ns if st else 0, None, "skipped", reason))
+                continue
+            assert st is not None
+            entry = WalkEntry(rel, abs_path, st.st_size, st.st_mtime_ns)
+            batch.append(_Work(entry, data, content_hash(data)))
+        stats = {"indexed": 0, "reused": 0, "unchanged": 0, "bytes": 0, "skipped": len(rows)}
+        self._write(repo_id, snap, batch, known, rows, [d for d in deleted if d not in {r.path for r in rows}], stats)
+        if embed and self.embedder is not None and batch:
+            self.embed_pending(repo_id, snap, prefer_paths=[w.entry.path for w in batch], limit_batches=4)
+        stats["deleted"] = len(deleted)
+        return stats
+
+    # -- embeddings -------------------------------------------------------------------------------
+    def embed_pending(
+        self,
+        repo_id: int,
+        snap: int,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        prefer_paths: Sequence[str] = (),
+        limit_batches: int | None = None,
+    ) -> int:
+        if self.embedder is None:
+            return 0
+        emb = self.embedder
+        report = progress or (lambda p: None)
+        counts = self.store.counts(repo_id, snap, emb.name)
+        total = counts["chunks"]
+        done = counts["embedded"]
+        self.store.ensure_vector_index(emb.name, emb.dim)
+        n = 0
+        batches = 0
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            todo = self.store.chunks_missing_embeddings(repo_id, snap, emb.name, self.embed_batch, prefer_paths)
+            if not todo:
+                break
+            vectors = emb.embed([t for _, t in todo])
+            self.store.write_embeddings(repo_id, emb.name, [(h, v) for (h, _), v in zip(todo, vectors, strict=True)])
+            n += len(todo)
+            done += len(todo)
+            batches += 1
+            report(Progress("embed", min(done, total), total))
+            if limit_batches is not None and batches >= limit_batches:
+                break
+        return n
+
+
+def _unchanged(state: FileState | None, entry: WalkEntry) -> bool:
+    return (
+        state is not None
+        and state.status == "indexed"
+        and state.size == entry.size
+        and state.mtime_ns == entry.mtime_ns
+    )

@@ -1,0 +1,581 @@
+"""The index in PostgreSQL: the only module with SQL.
+
+Synchronous psycopg 3 with a small connection pool; the language server calls it from worker
+threads (``asyncio.to_thread``). Every query is scoped by repository and snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from hearth.indexer.types import Hit, ParsedFile
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(RuntimeError):
+    """The database is unreachable or refused an operation."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    content_hash: str | None
+    size: int
+    mtime_ns: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    path: str
+    content_hash: str | None
+    size: int
+    mtime_ns: int
+    language: str | None
+    status: str  # indexed | skipped
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DefRow:
+    path: str
+    name: str
+    kind: str
+    scope: str | None
+    line: int
+    end_line: int
+    detail: str | None
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for entry in resources.files("hearth.indexer.store").joinpath("migrations").iterdir():
+        m = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if m:
+            out.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError:
+        pass  # extension not created yet (first connection before migrations)
+    conn.commit()
+
+
+class Store:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 6, timeout: float = 10.0) -> None:
+        self.url = url
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            configure=_configure,
+            kwargs={"autocommit": False, "connect_timeout": 5},
+            open=False,
+            name="hearth",
+        )
+        self.has_trgm = False
+        self.vector_version: str | None = None
+        self._vector_indexes: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> Store:
+        try:
+            self._pool.open(wait=True, timeout=15)
+        except Exception as exc:
+            raise StoreError(f"cannot connect to PostgreSQL ({_redact(self.url)}): {exc}") from exc
+        self.migrate()
+        return self
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def conn(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as c:
+                yield c
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    def migrate(self) -> None:
+        with self.conn() as c:
+            c.execute("SELECT pg_advisory_xact_lock(727001)")
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r[0] for r in c.execute("SELECT version FROM schema_migrations")}
+            available = {
+                r[0] for r in c.execute("SELECT name FROM pg_available_extensions WHERE name IN ('vector', 'pg_trgm')")
+            }
+            if "vector" not in available:
+                raise StoreError("the PostgreSQL server has no pgvector extension (CREATE EXTENSION vector)")
+            for version, name, sql in _migrations():
+                if version in done:
+                    continue
+                optional = re.search(r"hearth:optional-extension (\w+)", sql)
+                if optional and optional.group(1) not in available:
+                    log.info("skipping migration %s: extension %s not available", name, optional.group(1))
+                    continue
+                c.execute(sql)  # type: ignore[arg-type]
+                c.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+                log.info("applied migration %s", name)
+            c.commit()
+            self.vector_version = c.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()[0]  # type: ignore[index]
+            self.has_trgm = bool(
+                c.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()
+            )
+            register_vector(c)
+            c.commit()
+
+    def server_version(self) -> str:
+        with self.conn() as c:
+            row = c.execute("SHOW server_version").fetchone()
+            return str(row[0]) if row else "?"
+
+    @property
+    def supports_iterative_scan(self) -> bool:
+        v = tuple(int(x) for x in re.findall(r"\d+", self.vector_version or "0")[:2])
+        return v >= (0, 8)
+
+    # -- repositories and snapshots ---------------------------------------------------------
+    def ensure_repo(self, root: str) -> int:
+        with self.conn() as c:
+            row = c.execute(
+                "INSERT INTO repos (root) VALUES (%s) ON CONFLICT (root) DO UPDATE SET root = EXCLUDED.root"
+                " RETURNING id",
+                (root,),
+            ).fetchone()
+            c.commit()
+            assert row
+            return int(row[0])
+
+    def find_repo(self, root: str) -> int | None:
+        with self.conn() as c:
+            row = c.execute("SELECT id FROM repos WHERE root = %s", (root,)).fetchone()
+            return int(row[0]) if row else None
+
+    def ensure_snapshot(self, repo_id: int, name: str, copy_from: int | None = None) -> int:
+        """The snapshot for a branch/worktree state; a new one starts as a copy of ``copy_from``."""
+        with self.conn() as c:
+            row = c.execute("SELECT id FROM snapshots WHERE repo_id = %s AND name = %s", (repo_id, name)).fetchone()
+            if row:
+                return int(row[0])
+            row = c.execute(
+                "INSERT INTO snapshots (repo_id, name) VALUES (%s, %s) ON CONFLICT (repo_id, name)"
+                " DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                (repo_id, name),
+            ).fetchone()
+            assert row
+            snap = int(row[0])
+            if copy_from is not None:
+                c.execute(
+                    "INSERT INTO files (repo_id, snapshot_id, path, content_hash, size, mtime_ns, language,"
+                    " status, skip_reason) SELECT repo_id, %s, path, content_hash, size, mtime_ns, language,"
+                    " status, skip_reason FROM files WHERE snapshot_id = %s ON CONFLICT DO NOTHING",
+                    (snap, copy_from),
+                )
+            c.commit()
+            return snap
+
+    def latest_snapshot(self, repo_id: int) -> tuple[int, str] | None:
+        with self.conn() as c:
+            row = c.execute(
+                "SELECT id, name FROM snapshots WHERE repo_id = %s ORDER BY last_indexed DESC NULLS LAST, id DESC"
+                " LIMIT 1",
+                (repo_id,),
+            ).fetchone()
+            return (int(row[0]), str(row[1])) if row else None
+
+    def snapshot_id(self, repo_id: int, name: str) -> int | None:
+        with self.conn() as c:
+            row = c.execute("SELECT id FROM snapshots WHERE repo_id = %s AND name = %s", (repo_id, name)).fetchone()
+            return int(row[0]) if row else None
+
+    def mark_indexed(self, snapshot_id: int) -> None:
+        with self.conn() as c:
+            c.execute("UPDATE snapshots SET last_indexed = now() WHERE id = %s", (snapshot_id,))
+            c.commit()
+
+    # -- files and blobs ---------------------------------------------------------------------
+    def file_states(self, snapshot_id: int) -> dict[str, FileState]:
+        with self.conn() as c:
+            cur = c.cursor(row_factory=tuple_row)
+            cur.execute(
+                "SELECT path, content_hash, size, mtime_ns, status FROM files WHERE snapshot_id = %s", (snapshot_id,)
+            )
+            return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in cur}
+
+    def existing_blobs(self, repo_id: int, hashes: Iterable[str]) -> set[str]:
+        hs = list(set(hashes))
+        if not hs:
+            return set()
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT content_hash FROM blobs WHERE repo_id = %s AND content_hash = ANY(%s)", (repo_id, hs)
+            ).fetchall()
+            return {r[0] for r in rows}
+
+    def write_batch(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        blobs: Sequence[tuple[str, ParsedFile]],
+        files: Sequence[FileRow],
+        deleted_paths: Sequence[str] = (),
+    ) -> None:
+        """One transaction: new parse results, the file rows that point at them, deletions."""
+        with self.conn() as c:
+            with c.transaction():
+                for content_hash, parsed in blobs:
+                    inserted = c.execute(
+                        "INSERT INTO blobs (repo_id, content_hash, language, chunk_count, symbol_count)"
+                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                        (repo_id, content_hash, parsed.language, len(parsed.chunks), len(parsed.symbols)),
+                    ).fetchone()
+                    if not inserted:
+                        continue
+                    with c.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO chunks (repo_id, content_hash, ord, start_line, end_line, kind, symbol,"
+                            " language, text, text_hash, lex) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                            " setweight(to_tsvector('simple', %s), 'A') || to_tsvector('simple', %s))",
+                            [
+                                (repo_id, content_hash, ch.ord, ch.start_line, ch.end_line, ch.kind, ch.symbol,
+                                 parsed.language, ch.text, ch.text_hash, ch.name_terms, ch.body_terms)
+                                for ch in parsed.chunks
+                            ],
+                        )
+                        cur.executemany(
+                            "INSERT INTO symbols (repo_id, content_hash, name, kind, role, scope, detail, line,"
+                            " col, end_line) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                            [
+                                (repo_id, content_hash, s.name, s.kind, s.role, s.scope, s.detail, s.line, s.col,
+                                 s.end_line)
+                                for s in parsed.symbols
+                            ],
+                        )
+                if files:
+                    with c.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO files (repo_id, snapshot_id, path, content_hash, size, mtime_ns, language,"
+                            " status, skip_reason, indexed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+                            " ON CONFLICT (snapshot_id, path) DO UPDATE SET content_hash = EXCLUDED.content_hash,"
+                            " size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, language = EXCLUDED.language,"
+                            " status = EXCLUDED.status, skip_reason = EXCLUDED.skip_reason, indexed_at = now()",
+                            [
+                                (repo_id, snapshot_id, f.path, f.content_hash, f.size, f.mtime_ns, f.language,
+                                 f.status, f.skip_reason)
+                                for f in files
+                            ],
+                        )
+                if deleted_paths:
+                    c.execute(
+                        "DELETE FROM files WHERE snapshot_id = %s AND path = ANY(%s)",
+                        (snapshot_id, list(deleted_paths)),
+                    )
+
+    def gc_blobs(self, repo_id: int) -> int:
+        """Delete parse results no snapshot refers to any more (with their chunks and symbols)."""
+        with self.conn() as c:
+            cur = c.execute(
+                "DELETE FROM blobs b WHERE b.repo_id = %s AND NOT EXISTS (SELECT 1 FROM files f"
+                " WHERE f.repo_id = b.repo_id AND f.content_hash = b.content_hash)",
+                (repo_id,),
+            )
+            n = cur.rowcount
+            c.execute(
+                "DELETE FROM embeddings e WHERE e.repo_id = %s AND NOT EXISTS (SELECT 1 FROM chunks ch"
+                " WHERE ch.repo_id = e.repo_id AND ch.text_hash = e.text_hash)",
+                (repo_id,),
+            )
+            c.commit()
+            return n
+
+    # -- embeddings -----------------------------------------------------------------------------
+    def chunks_missing_embeddings(
+        self, repo_id: int, snapshot_id: int, model: str, limit: int, prefer_paths: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT DISTINCT ON (ch.text_hash) ch.text_hash, ch.text,"
+                " (f.path = ANY(%s)) AS preferred FROM chunks ch"
+                " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
+                " WHERE f.snapshot_id = %s AND ch.repo_id = %s AND NOT EXISTS (SELECT 1 FROM embeddings e"
+                "  WHERE e.repo_id = ch.repo_id AND e.model = %s AND e.text_hash = ch.text_hash)"
+                " ORDER BY ch.text_hash, preferred DESC LIMIT %s",
+                (list(prefer_paths), snapshot_id, repo_id, model, limit),
+            ).fetchall()
+            rows.sort(key=lambda r: not r[2])
+            return [(r[0], r[1]) for r in rows]
+
+    def write_embeddings(self, repo_id: int, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        with self.conn() as c:
+            with c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO embeddings (repo_id, model, text_hash, embedding) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    [(repo_id, model, h, np.asarray(v, dtype=np.float32)) for h, v in items],
+                )
+            c.commit()
+
+    def _index_name(self, model: str) -> str:
+        return "embeddings_hnsw_" + hashlib.sha1(model.encode()).hexdigest()[:12]
+
+    def ensure_vector_index(self, model: str, dim: int) -> None:
+        name = self._index_name(model)
+        if name in self._vector_indexes:
+            return
+        with self.conn() as c:
+            c.execute("SET maintenance_work_mem = '256MB'")
+            c.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw ((embedding::vector({int(dim)}))"
+                f" vector_cosine_ops) WHERE model = {_literal(model)}"
+            )
+            c.commit()
+        self._vector_indexes.add(name)
+
+    # -- counts and status ----------------------------------------------------------------------
+    def counts(self, repo_id: int, snapshot_id: int, model: str | None) -> dict[str, int]:
+        with self.conn() as c:
+            row = c.execute(
+                "SELECT count(*) FILTER (WHERE status = 'indexed'), count(*) FILTER (WHERE status = 'skipped')"
+                " FROM files WHERE snapshot_id = %s",
+                (snapshot_id,),
+            ).fetchone()
+            files, skipped = (int(row[0]), int(row[1])) if row else (0, 0)
+            row = c.execute(
+                "SELECT coalesce(sum(b.chunk_count), 0), coalesce(sum(b.symbol_count), 0) FROM files f"
+                " JOIN blobs b ON b.repo_id = f.repo_id AND b.content_hash = f.content_hash"
+                " WHERE f.snapshot_id = %s",
+                (snapshot_id,),
+            ).fetchone()
+            chunks, symbols = (int(row[0]), int(row[1])) if row else (0, 0)
+            embedded = 0
+            if model:
+                row = c.execute(
+                    "SELECT count(*) FROM files f JOIN chunks ch ON ch.repo_id = f.repo_id"
+                    " AND ch.content_hash = f.content_hash WHERE f.snapshot_id = %s AND EXISTS (SELECT 1 FROM"
+                    " embeddings e WHERE e.repo_id = ch.repo_id AND e.model = %s AND e.text_hash = ch.text_hash)",
+                    (snapshot_id, model),
+                ).fetchone()
+                embedded = int(row[0]) if row else 0
+            return {"files": files, "skipped": skipped, "chunks": chunks, "symbols": symbols, "embedded": embedded}
+
+    def skipped_files(self, snapshot_id: int) -> list[tuple[str, str]]:
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT path, coalesce(skip_reason, '') FROM files WHERE snapshot_id = %s AND status = 'skipped'"
+                " ORDER BY path",
+                (snapshot_id,),
+            ).fetchall()
+            return [(r[0], r[1]) for r in rows]
+
+    # -- retrieval ------------------------------------------------------------------------------
+    _HIT_COLUMNS = "f.path, ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
+
+    def search_fts(
+        self, repo_id: int, snapshot_id: int, query_terms: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
+    ) -> list[Hit]:
+        from hearth.indexer.lexical import tsquery_or
+
+        tsq = tsquery_or(query_terms)
+        if not tsq:
+            return []
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, q, 1) AS score"
+                " FROM to_tsquery('simple', %s) q, chunks ch"
+                " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
+                " WHERE ch.repo_id = %s AND f.snapshot_id = %s AND ch.lex @@ q AND NOT (f.path = ANY(%s))"
+                " ORDER BY score DESC, f.path, ch.start_line LIMIT %s",
+                (tsq, repo_id, snapshot_id, list(exclude_paths), k),
+            ).fetchall()
+        return [_hit(r, "fts") for r in rows]
+
+    def search_vector(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        model: str,
+        dim: int,
+        vector: np.ndarray,
+        k: int,
+        exclude_paths: Sequence[str] = (),
+        exact: bool = False,
+    ) -> list[Hit]:
+        """Nearest chunks by cosine distance, filtered to the repository and snapshot.
+
+        The HNSW index is searched for more candidates than asked (the snapshot filter applies
+        after the index scan); pgvector >= 0.8 uses iterative scans so that filtering never
+        starves the result.
+        """
+        vec = np.asarray(vector, dtype=np.float32)
+        fetch = max(k * 4, 40)
+        with self.conn() as c:
+            with c.transaction():
+                if exact:
+                    c.execute("SET LOCAL enable_indexscan = off")
+                else:
+                    c.execute(f"SET LOCAL hnsw.ef_search = {min(max(fetch, 40), 1000)}")
+                    if self.supports_iterative_scan:
+                        c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                rows = c.execute(
+                    f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %s AS dist"
+                    " FROM embeddings e WHERE e.repo_id = %s AND e.model = %s"
+                    f" ORDER BY e.embedding::vector({int(dim)}) <=> %s LIMIT %s)"
+                    f" SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS}, 1 - nn.dist AS score"
+                    " FROM nn JOIN chunks ch ON ch.repo_id = %s AND ch.text_hash = nn.text_hash"
+                    " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
+                    " WHERE f.snapshot_id = %s AND NOT (f.path = ANY(%s))",
+                    (vec, repo_id, model, vec, fetch, repo_id, snapshot_id, list(exclude_paths)),
+                ).fetchall()
+        hits = sorted((_hit(r, "vector") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
+        return hits[:k]
+
+    def search_symbol_names(
+        self, repo_id: int, snapshot_id: int, names: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
+    ) -> list[Hit]:
+        """Chunks holding definitions whose name matches (exactly, case-insensitively, or by trigram)."""
+        if not names:
+            return []
+        lowered = [n.lower() for n in names]
+        fuzzy = (
+            " OR (length(s.name) > 3 AND s.name %% ANY(%(names)s))" if self.has_trgm else ""
+        )
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS},"
+                " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
+                " ELSE 0.5 END AS score"
+                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
+                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
+                "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
+                " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
+                " AND NOT (f.path = ANY(%(exclude)s))"
+                f" AND (s.name = ANY(%(names)s) OR lower(s.name) = ANY(%(lower)s){fuzzy})"
+                " LIMIT %(limit)s",
+                {"names": list(names), "lower": lowered, "repo": repo_id, "snap": snapshot_id,
+                 "exclude": list(exclude_paths), "limit": k * 4},
+            ).fetchall()
+        hits = sorted((_hit(r, "symbol") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
+        return hits[:k]
+
+    def definitions(
+        self, repo_id: int, snapshot_id: int, names: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 50
+    ) -> list[tuple[DefRow, Hit]]:
+        """Definitions of the given names, each with the chunk that holds its first line."""
+        if not names:
+            return []
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT DISTINCT ON (f.path, s.line, s.name) f.path, s.name, s.kind, s.scope, s.line, s.end_line,"
+                " s.detail, ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
+                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
+                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
+                "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
+                " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'def' AND s.name = ANY(%s)"
+                " AND NOT (f.path = ANY(%s))"
+                " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %s",
+                (repo_id, snapshot_id, list(names), list(exclude_paths), limit),
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = DefRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            h = Hit(r[0], r[7], r[8], 1.0, "definition", r[9], r[10], r[11], r[12])
+            out.append((d, h))
+        return out
+
+    def file_symbols(self, repo_id: int, snapshot_id: int, path: str, role: str) -> list[tuple[str, str | None]]:
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT s.name, s.scope FROM symbols s JOIN files f ON f.repo_id = s.repo_id"
+                " AND f.content_hash = s.content_hash WHERE f.snapshot_id = %s AND f.path = %s AND s.role = %s"
+                " AND s.repo_id = %s",
+                (snapshot_id, path, role, repo_id),
+            ).fetchall()
+            return [(r[0], r[1]) for r in rows]
+
+    def sample_cross_file_call(self, repo_id: int, snapshot_id: int) -> tuple[str, int, int, str] | None:
+        """A call site whose callee is defined in another file: (path, line, col, name)."""
+        with self.conn() as c:
+            row = c.execute(
+                "SELECT fr.path, r.line, r.col, r.name FROM symbols r"
+                " JOIN files fr ON fr.repo_id = r.repo_id AND fr.content_hash = r.content_hash"
+                " WHERE r.repo_id = %s AND fr.snapshot_id = %s AND r.role = 'ref' AND r.kind = 'call'"
+                " AND length(r.name) > 4 AND EXISTS (SELECT 1 FROM symbols d JOIN files fd"
+                "  ON fd.repo_id = d.repo_id AND fd.content_hash = d.content_hash WHERE d.repo_id = r.repo_id"
+                "  AND fd.snapshot_id = fr.snapshot_id AND d.role = 'def' AND d.name = r.name AND fd.path <> fr.path"
+                "  AND d.kind IN ('function', 'method', 'class'))"
+                " AND (SELECT count(*) FROM symbols d2 WHERE d2.repo_id = r.repo_id AND d2.role = 'def'"
+                "  AND d2.name = r.name) = 1"
+                " ORDER BY (fr.path LIKE '%%test%%'), fr.path, r.line LIMIT 1",
+                (repo_id, snapshot_id),
+            ).fetchone()
+            return (row[0], int(row[1]), int(row[2]), row[3]) if row else None
+
+    # -- traces ---------------------------------------------------------------------------------
+    def save_trace(self, repo_id: int | None, kind: str, data: dict[str, Any]) -> None:
+        with self.conn() as c:
+            c.execute(
+                "INSERT INTO traces (repo_id, kind, data) VALUES (%s, %s, %s)", (repo_id, kind, json.dumps(data))
+            )
+            c.execute(
+                "DELETE FROM traces WHERE id IN (SELECT id FROM traces ORDER BY id DESC OFFSET 1000)"
+            )
+            c.commit()
+
+    def latest_trace(self, kind: str) -> dict[str, Any] | None:
+        with self.conn() as c:
+            row = c.execute("SELECT data FROM traces WHERE kind = %s ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+            return dict(row[0]) if row else None
+
+    # -- cross-process coordination -------------------------------------------------------------
+    @contextmanager
+    def indexer_lock(self, repo_root: str) -> Iterator[bool]:
+        """A session-level advisory lock per repository: True if this process is the indexer."""
+        key = int.from_bytes(hashlib.sha1(repo_root.encode()).digest()[:8], "big", signed=True)
+        with self.conn() as c:
+            c.autocommit = True
+            got = bool(c.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])  # type: ignore[index]
+            try:
+                yield got
+            finally:
+                if got:
+                    c.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                c.autocommit = False
+
+
+def _hit(r: Sequence[Any], source: str) -> Hit:
+    return Hit(
+        path=r[0], start_line=r[1], end_line=r[2], text=r[3], symbol=r[4], kind=r[5], language=r[6],
+        score=float(r[7]), source=source,
+    )
+
+
+def _literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
