@@ -185,6 +185,8 @@ class StandinApp:
             scope.setdefault("state", {})[RECORD_KEY] = record
 
         async def recording_send(message: Message) -> None:
+            if record is not None and record.client_disconnected:
+                return  # nobody is listening any more (vLLM's discarded response)
             if record is not None and message["type"] == "http.response.start":
                 self.recorder.update(record, status=message["status"])
             await send(message)
@@ -1138,15 +1140,24 @@ class StandinServer:
         self.app.reset()
 
     def wait_for_requests(
-        self, count: int, timeout: float = 5.0, path: str | None = None
+        self, count: int, timeout: float = 5.0, path: str | None = None, finished: bool = False
     ) -> list[RecordedRequest]:
+        """Wait for ``count`` requests (to ``path`` if given) to arrive, or to be handled if ``finished``."""
+
+        def matching(requests: Sequence[RecordedRequest]) -> list[RecordedRequest]:
+            return [
+                r
+                for r in requests
+                if (path is None or r.path == path) and (not finished or r.finished_at is not None)
+            ]
+
         def enough(requests: Sequence[RecordedRequest]) -> RecordedRequest | None:
-            matching = [r for r in requests if path is None or r.path == path]
-            return matching[count - 1] if len(matching) >= count else None
+            found = matching(requests)
+            return found[count - 1] if len(found) >= count else None
 
         if self.app.recorder.wait_for(enough, timeout) is None:
             raise TimeoutError(f"fewer than {count} requests arrived within {timeout} s")
-        return [r for r in self.requests if path is None or r.path == path]
+        return matching(self.requests)
 
     def wait_for_disconnect(self, timeout: float = 5.0) -> RecordedRequest:
         """Wait until some request's client went away before its response was complete."""
