@@ -591,3 +591,15 @@ def test_cli_starts_and_answers_models() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_non_streaming_disconnect_aborts_the_generation(vllm: VllmTarget) -> None:
+    standin = vllm.require_standin()
+    standin.configure(ttft_s=2.0)
+    with vllm.client(timeout=0.3) as client, pytest.raises(httpx.ReadTimeout):
+        client.post("/v1/completions", json={"prompt": "x"})
+    record = standin.wait_for_disconnect(timeout=3)
+    assert record.aborted and not record.stream and not record.completed
+    with vllm.client() as client:
+        metrics = client.get("/metrics").text
+    assert 'finished_reason="abort"' in metrics
