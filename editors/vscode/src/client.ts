@@ -108,6 +108,10 @@ export class HearthClient implements vscode.Disposable {
             outputChannel: this.log,
             initializationOptions: () => this.settingsTree(),
             middleware: {
+                // textDocument/completion is the server's fallback for clients
+                // without inline completion (docs/protocol.md); VS Code has
+                // ghost text, so the same suggestion is not offered twice.
+                provideCompletionItem: () => undefined,
                 handleWorkDoneProgress: (token, params, next) => {
                     this.events.onWorkDoneProgress(token, params as WorkDoneValue);
                     next(token, params);
@@ -154,13 +158,10 @@ export class HearthClient implements vscode.Disposable {
             return;
         }
         try {
-            if (client.needsStop()) {
-                await client.stop(2000);
-            }
+            await client.dispose(2000); // stops the server first when it runs
         } catch (error) {
             this.log.warn(`stopping the server: ${errorMessage(error)}`);
         }
-        await client.dispose().catch(() => undefined);
         this.events.onState('stopped');
     }
 
