@@ -10,6 +10,12 @@ local T = {}
 
 local co
 
+vim.opt.runtimepath:prepend(assert(os.getenv('HEARTH_NVIM_RTP'), 'HEARTH_NVIM_RTP'))
+vim.o.swapfile = false
+vim.o.shortmess = vim.o.shortmess .. 'IF'
+vim.cmd('filetype on')
+vim.cmd('runtime plugin/hearth.lua')
+
 local function log(...)
   local parts = {}
   for i = 1, select('#', ...) do
@@ -89,14 +95,33 @@ end
 --- Put the plugin on the runtimepath, configure it for the server under test, and open `file`.
 ---@param opts? table passed to require('hearth').setup, merged over the test's cmd
 function T.setup(opts)
-  vim.opt.runtimepath:prepend(assert(os.getenv('HEARTH_NVIM_RTP')))
-  vim.o.swapfile = false
-  vim.cmd('filetype on')
-  vim.o.shortmess = vim.o.shortmess .. 'IF'
-  vim.cmd('runtime plugin/hearth.lua')
-  local cmd = vim.json.decode(assert(os.getenv('HEARTH_NVIM_CMD')))
-  require('hearth').setup(vim.tbl_deep_extend('force', { cmd = cmd }, opts or {}))
+  opts = opts or {}
+  if not opts.cmd then
+    opts.cmd = vim.json.decode(assert(os.getenv('HEARTH_NVIM_CMD'), 'HEARTH_NVIM_CMD'))
+  end
+  require('hearth').setup(opts)
   T.workspace = assert(os.getenv('HEARTH_NVIM_WORKSPACE'))
+end
+
+--- The in-process stub server (tests/editors/nvim/stub_server.lua).
+function T.stub()
+  return dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'stub_server.lua'))
+end
+
+--- The ghost text drawn in `bufnr`: its text (virt_text and virt_lines joined with newlines),
+--- its position and its extmark details; nil when none shows.
+function T.ghost(bufnr)
+  local ns = vim.api.nvim_get_namespaces()['hearth.inline']
+  local marks = ns and vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true }) or {}
+  if #marks == 0 then
+    return nil
+  end
+  local d = marks[1][4]
+  local lines = { d.virt_text and d.virt_text[1][1] or '' }
+  for _, vl in ipairs(d.virt_lines or {}) do
+    lines[#lines + 1] = vl[1][1]
+  end
+  return table.concat(lines, '\n'), { marks[1][2], marks[1][3] }, d
 end
 
 --- Open `path` (relative to the workspace) and wait until Hearth is attached.

@@ -2,19 +2,7 @@
 local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/harness.lua')
 T.setup({ inline = { debounce_ms = 20 } })
 
-local function ghost(bufnr)
-  local ns = vim.api.nvim_get_namespaces()['hearth.inline']
-  local marks = vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true })
-  if #marks == 0 then
-    return nil
-  end
-  local d = marks[1][4]
-  local lines = { d.virt_text and d.virt_text[1][1] or '' }
-  for _, vl in ipairs(d.virt_lines or {}) do
-    lines[#lines + 1] = vl[1][1]
-  end
-  return table.concat(lines, '\n'), { marks[1][2], marks[1][3] }
-end
+local ghost = T.ghost
 
 T.run(function()
   local bufnr, client = T.open(os.getenv('HEARTH_NVIM_FILE') or 'calc.py')

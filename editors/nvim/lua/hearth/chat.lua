@@ -9,7 +9,6 @@ local next_token = 0
 
 ---@class hearth.ChatState
 ---@field conversation_id? string
----@field root? string directory that source paths are relative to
 ---@field request? {client_id: integer, id: integer}
 
 ---@type table<integer, hearth.ChatState>
@@ -88,22 +87,33 @@ function M.parse_source(line)
   return path, tonumber(s), tonumber(e)
 end
 
+--- Directory that relative source paths of a buffer are relative to.
+---@type table<integer, string>
+local roots = {}
+
+local function root_of(client)
+  if client.root_dir then
+    return client.root_dir
+  end
+  local folder = client.workspace_folders and client.workspace_folders[1]
+  return folder and vim.uri_to_fname(folder.uri) or vim.fn.getcwd()
+end
+
 --- Open the `path:start-end` location on the cursor line in the previous window.
 ---@param bufnr? integer
+---@return boolean opened
 function M.open_source(bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local path, s, e = M.parse_source(vim.api.nvim_get_current_line())
   if not path then
     return false
   end
-  local state = chats[bufnr] or {}
   local sources = vim.b[bufnr].hearth_sources or {}
   local file = sources[path] or path
-  if not file:match('^/') and not file:match('^%a+://') and state.root then
-    file = vim.fs.joinpath(state.root, file)
-  end
   if file:match('^%a+://') then
     file = vim.uri_to_fname(file)
+  elseif not file:match('^/') then
+    file = vim.fs.joinpath(roots[bufnr] or vim.fn.getcwd(), file)
   end
   vim.cmd.wincmd('p')
   if vim.api.nvim_get_current_buf() == bufnr then
@@ -111,17 +121,19 @@ function M.open_source(bufnr)
   end
   vim.cmd.edit(vim.fn.fnameescape(file))
   local last = vim.api.nvim_buf_line_count(0)
-  vim.api.nvim_win_set_cursor(0, { math.min(s, last), 0 })
-  if e and e > s then
-    vim.cmd(('normal! %dGV%dG'):format(math.min(s, last), math.min(e, last)))
-    vim.cmd('normal! \27')
-  end
+  s, e = math.min(s, last), math.min(e or s, last)
+  vim.api.nvim_buf_set_mark(0, '<', s, 0, {})
+  vim.api.nvim_buf_set_mark(0, '>', e, 0, {})
+  vim.api.nvim_win_set_cursor(0, { s, 0 })
+  vim.cmd('normal! zvzz')
   return true
 end
 
 --- Set the keys of a scratch buffer that lists sources: <CR> opens one, q closes the window.
 ---@param bufnr integer
-function M.source_keys(bufnr)
+---@param client vim.lsp.Client the client whose root relative paths start from
+function M.source_keys(bufnr, client)
+  roots[bufnr] = root_of(client)
   vim.keymap.set('n', '<CR>', function()
     M.open_source(bufnr)
   end, { buffer = bufnr, desc = 'Hearth: open the source under the cursor' })
@@ -129,12 +141,13 @@ function M.source_keys(bufnr)
 end
 
 --- The chat buffer, created on first use.
+---@param client vim.lsp.Client
 ---@return integer bufnr
-function M.buffer()
+function M.buffer(client)
   local bufnr = scratch('hearth://chat', 'markdown')
+  M.source_keys(bufnr, client)
   if not chats[bufnr] then
     chats[bufnr] = {}
-    M.source_keys(bufnr)
     vim.keymap.set('n', '<C-c>', function()
       M.cancel(bufnr)
     end, { buffer = bufnr, desc = 'Hearth: stop the answer' })
@@ -164,7 +177,7 @@ end
 ---@return integer bufnr
 function M.send(client, params, opts)
   opts = opts or {}
-  local bufnr = M.buffer()
+  local bufnr = M.buffer(client)
   local state = chats[bufnr]
   if state.request then
     M.cancel(bufnr)
@@ -172,10 +185,6 @@ function M.send(client, params, opts)
   if opts.new then
     state.conversation_id = nil
   end
-  state.root = client.root_dir or (client.workspace_folders and client.workspace_folders[1] and vim.uri_to_fname(
-    client.workspace_folders[1].uri
-  )) or vim.fn.getcwd()
-
   next_token = next_token + 1
   local token = ('hearth-chat-%d-%d'):format(vim.fn.getpid(), next_token)
   local request = vim.tbl_extend('force', params, {

@@ -160,8 +160,13 @@ function M.format_status(s)
   end
   local i = s.index
   if type(i) == 'table' then
-    lines[#lines + 1] = ('index: %s, %s files, %s chunks, %s pending, %s embedded, %s skipped'):format(
-      i.state, i.files, i.chunks, i.pending, i.embedded, i.skipped)
+    local parts = {}
+    for _, k in ipairs({ 'files', 'chunks', 'pending', 'embedded', 'skipped' }) do
+      if i[k] then
+        parts[#parts + 1] = ('%s %s'):format(i[k], k)
+      end
+    end
+    lines[#lines + 1] = ('index: %s%s'):format(i.state or '?', #parts > 0 and (', ' .. table.concat(parts, ', ')) or '')
   end
   for _, role in ipairs({ 'completion', 'chat' }) do
     local m = vim.tbl_get(s, 'models', role)
@@ -256,8 +261,8 @@ function subcommands.trace()
       vim.api.nvim_buf_set_name(tbuf, 'hearth://trace')
       vim.bo[tbuf].bufhidden = 'hide'
       vim.bo[tbuf].filetype = 'markdown'
-      chat.source_keys(tbuf)
     end
+    chat.source_keys(tbuf, client)
     vim.api.nvim_buf_set_lines(tbuf, 0, -1, false, M.format_trace(result))
     vim.fn.win_gotoid(chat.show(tbuf))
   end, bufnr)

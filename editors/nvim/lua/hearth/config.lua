@@ -110,7 +110,10 @@ function M.resolve(opts)
   for name, value in pairs(keys) do
     o.inline.keymaps[name] = value
   end
-  M.validate(o)
+  local ok, err = pcall(M.validate, o)
+  if not ok then
+    error('hearth.setup: ' .. tostring(err):gsub('^.-:%d+: ', ''), 0)
+  end
   return o
 end
 
