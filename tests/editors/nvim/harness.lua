@@ -43,6 +43,21 @@ local function finish(code)
   vim.cmd((code == 0 and 'qall!') or ('cquit ' .. code))
 end
 
+-- Whatever happens (an error while the scenario loads included), Neovim exits in the end.
+vim.defer_fn(function()
+  log('FAIL: scenario timed out')
+  finish(2)
+end, tonumber(os.getenv('HEARTH_NVIM_TIMEOUT_MS') or '20000'))
+vim.api.nvim_create_autocmd('VimEnter', {
+  once = true,
+  callback = function()
+    if not co then
+      log('FAIL: the scenario did not start (see the error above)')
+      finish(3)
+    end
+  end,
+})
+
 --- Resume the scenario from the event loop.
 function T.resume()
   vim.schedule(function()
@@ -97,7 +112,7 @@ end
 function T.setup(opts)
   opts = opts or {}
   if not opts.cmd then
-    opts.cmd = vim.json.decode(assert(os.getenv('HEARTH_NVIM_CMD'), 'HEARTH_NVIM_CMD'))
+    opts.cmd = vim.json.decode((assert(os.getenv('HEARTH_NVIM_CMD'), 'HEARTH_NVIM_CMD')))
   end
   require('hearth').setup(opts)
   T.workspace = assert(os.getenv('HEARTH_NVIM_WORKSPACE'))
@@ -137,13 +152,9 @@ function T.open(path)
   return bufnr, client
 end
 
---- Run `fn` as the scenario, failing after `timeout_ms`.
-function T.run(fn, timeout_ms)
+--- Run `fn` as the scenario.
+function T.run(fn)
   co = coroutine.create(fn)
-  vim.defer_fn(function()
-    log('FAIL: scenario timed out')
-    finish(2)
-  end, timeout_ms or 15000)
   T.resume()
 end
 
