@@ -136,16 +136,13 @@ export class HearthClient implements vscode.Disposable {
         try {
             await client.start();
         } catch (error) {
-            const message = `Could not start "${command} ${args.join(' ')}": ${errorMessage(error)}`;
+            // vscode-languageclient has already shown the error once (with
+            // "Go to output"); the status item keeps the reason and the hint.
+            const message =
+                `Could not start "${command} ${args.join(' ')}": ${errorMessage(error)}. ` +
+                'Set hearth.server.path to the hearth executable (e.g. a virtualenv\'s bin/hearth).';
             this.log.error(message);
             this.events.onState('stopped', message);
-            void vscode.window.showErrorMessage(`Hearth: ${message}`, 'Open Settings', 'Show Logs').then((choice) => {
-                if (choice === 'Open Settings') {
-                    void vscode.commands.executeCommand('workbench.action.openSettings', 'hearth.server');
-                } else if (choice === 'Show Logs') {
-                    this.log.show();
-                }
-            });
             return;
         }
         this.checkInlineCompletion(client);

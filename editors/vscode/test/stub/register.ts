@@ -5,7 +5,7 @@
 import Module = require('node:module');
 import * as path from 'node:path';
 
-const stub = path.join(__dirname, 'vscode.js');
+const stub = path.join(__dirname, 'loose.js');
 type Resolve = (request: string, ...rest: unknown[]) => string;
 const internal = Module as unknown as { _resolveFilename: Resolve };
 const original = internal._resolveFilename;

@@ -130,7 +130,52 @@ export const statusBarItems: StubStatusBarItem[] = [];
 /** A document of `lines`, for openTextDocument. */
 export const documents = new Map<string, string[]>();
 
-export const window = {
+/** Classes vscode-languageclient extends when it loads. */
+export class CancellationError extends Error {}
+export class CallHierarchyItem {}
+export class CodeAction {}
+export class Diagnostic {}
+export class CodeLens {}
+export class CompletionItem {}
+export class DocumentLink {}
+export class InlayHint {}
+export class SymbolInformation {}
+export class TypeHierarchyItem {}
+
+export enum QuickPickItemKind {
+    Separator = -1,
+    Default = 0,
+}
+
+export enum ProgressLocation {
+    SourceControl = 1,
+    Window = 10,
+    Notification = 15,
+}
+
+/** Commands registered through the stub, by id. */
+export const registeredCommands = new Map<string, (...args: unknown[]) => unknown>();
+/** Webview view providers registered through the stub, by view id. */
+export const webviewProviders = new Map<string, unknown>();
+/** What `workspace.getConfiguration('hearth').get(key)` answers (keys relative to `hearth.`). */
+export const configuration = new Map<string, unknown>();
+
+/**
+ * Fills in the members the tests do not care about: `onDid*` events and any
+ * other function answer a Disposable, so vscode-languageclient can run.
+ */
+function loose<T extends object>(known: T): T {
+    return new Proxy(known, {
+        get(target, prop, receiver) {
+            if (prop in target || typeof prop === 'symbol') {
+                return Reflect.get(target, prop, receiver);
+            }
+            return (...args: unknown[]) => (record(String(prop), ...args), new Disposable());
+        },
+    });
+}
+
+export const window = loose({
     activeTextEditor: undefined as unknown,
     createStatusBarItem(id: string): StubStatusBarItem {
         const item: StubStatusBarItem = {
@@ -158,9 +203,27 @@ export const window = {
     showWarningMessage: (...args: unknown[]) => (record('showWarningMessage', ...args), Promise.resolve(undefined)),
     showErrorMessage: (...args: unknown[]) => (record('showErrorMessage', ...args), Promise.resolve(undefined)),
     showTextDocument: (...args: unknown[]) => (record('showTextDocument', ...args), Promise.resolve(undefined)),
-};
+    createOutputChannel: (name: string) =>
+        loose({ name, logLevel: 2, onDidChangeLogLevel: () => new Disposable() } as Record<string, unknown>),
+    registerWebviewViewProvider(id: string, provider: unknown) {
+        webviewProviders.set(id, provider);
+        return new Disposable(() => webviewProviders.delete(id));
+    },
+});
 
-export const workspace = {
+export const workspace = loose({
+    getConfiguration: (section?: string) => ({
+        get: (key: string, fallback?: unknown) => {
+            const full = section ? `${section}.${key}` : key;
+            const rel = full.startsWith('hearth.') ? full.slice('hearth.'.length) : full;
+            return configuration.has(rel) ? configuration.get(rel) : fallback;
+        },
+        inspect: (key: string) => ({ key, globalValue: configuration.get(key) }),
+        has: (key: string) => configuration.has(key),
+        update: async () => undefined,
+    }),
+    textDocuments: [] as unknown[],
+    notebookDocuments: [] as unknown[],
     workspaceFolders: [{ uri: Uri.file('/repo'), name: 'repo', index: 0 }],
     asRelativePath(uri: Uri | string): string {
         const p = typeof uri === 'string' ? uri : uri.path;
@@ -177,8 +240,21 @@ export const workspace = {
             lineAt: (line: number) => ({ text: lines[line] }),
         };
     },
-};
+});
 
-export const commands = {
+export const languages = loose({});
+export const env = loose({ language: 'en', machineId: 'stub', sessionId: 'stub', appName: 'stub' });
+export const extensions = loose({ all: [] as unknown[] });
+
+export const commands = loose({
     executeCommand: (...args: unknown[]) => (record('executeCommand', ...args), Promise.resolve(undefined)),
-};
+    registerCommand(id: string, handler: (...args: unknown[]) => unknown) {
+        if (registeredCommands.has(id)) {
+            throw new Error(`command '${id}' already exists`);
+        }
+        registeredCommands.set(id, handler);
+        return new Disposable(() => registeredCommands.delete(id));
+    },
+});
+
+export const version = '1.91.0';
