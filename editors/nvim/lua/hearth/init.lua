@@ -9,7 +9,6 @@ M.config = vim.deepcopy(config.defaults)
 
 local function define_highlights()
   vim.api.nvim_set_hl(0, 'HearthGhostText', { link = 'Comment', default = true })
-  vim.api.nvim_set_hl(0, 'HearthSource', { link = 'Directory', default = true })
 end
 
 --- Configure Hearth and (unless `enable = false`) start it for every buffer.
