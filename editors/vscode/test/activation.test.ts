@@ -45,6 +45,7 @@ test('activation registers everything and reports a missing server', async () =>
 
 test('against a stand-in server: status, chat streaming and server commands', async () => {
     vscode.configuration.set('server.path', path.join(EXTENSION_ROOT, 'test', 'fixtures', 'fake-hearth.js'));
+    vscode.configuration.set('completion.debounceMs', 50);
     vscode.calls.length = 0;
     const folders = vscode.workspace.workspaceFolders;
     vscode.workspace.workspaceFolders = [{ uri: vscode.Uri.file(EXTENSION_ROOT), name: 'vscode', index: 0 }];
@@ -57,7 +58,14 @@ test('against a stand-in server: status, chat streaming and server commands', as
         assert.deepEqual(errors, [], 'the client starts without errors (no command registered twice)');
         // the language client registered the server commands the extension does not own
         assert.ok(vscode.registeredCommands.has('hearth.acceptCompletion'));
-        assert.ok(vscode.registeredCommands.has('hearth.status'));
+        // ... and runs them through workspace/executeCommand
+        const reply = (await vscode.registeredCommands.get('hearth.status')!()) as Record<string, unknown>;
+        assert.equal(reply.command, 'hearth.status');
+        assert.deepEqual(
+            reply.initializationOptions,
+            { completion: { debounceMs: 50 } },
+            'initializationOptions carry the server settings the user set, and no client-only ones',
+        );
 
         await waitFor(() => vscode.statusBarItems.some((i) => i.visible && i.text === '$(warning) Hearth: chat model down'));
 
