@@ -121,7 +121,14 @@ def test_setup_validates_options_and_statusline_follows_status(nvim: str, worksp
 
     # lsp/hearth.lua is the base of the resolved config; settings go out both ways.
     lsp = r["lsp"]
-    assert lsp["root_markers"] == [".git", ".hearthignore", "pyproject.toml", "package.json", "go.mod", "Cargo.toml"]
+    assert lsp["root_markers"] == [
+        ".git",
+        ".hearthignore",
+        "pyproject.toml",
+        "package.json",
+        "go.mod",
+        "Cargo.toml",
+    ]
     assert lsp["filetypes"] is False
     assert lsp["init_options"] == {"completion": {"debounceMs": 90}}
     assert lsp["settings"] == {"hearth": {"completion": {"debounceMs": 90}}}
@@ -176,7 +183,9 @@ def test_ghost_text_draws_accepts_cycles_dismisses_and_clears(nvim: str, workspa
     assert r["wrapped"] == r["first"]
     assert r["previous"] == r["second"]
     assert r["after_dismiss"] is False
-    assert r["dismiss_commands"] == [{"command": "hearth.dismissCompletion", "arguments": [{"id": "def sub#2"}]}]
+    assert r["dismiss_commands"] == [
+        {"command": "hearth.dismissCompletion", "arguments": [{"id": "def sub#2"}]}
+    ]
 
     assert r["after_left"] is False
     assert r["after_esc"] is False
@@ -255,7 +264,10 @@ def test_tmux_session_capture_shows_ghost_text_then_the_accepted_text(nvim: str,
     out = tmp_path / "session.txt"
     subprocess.run(
         [sys.executable, str(SCENARIOS / "tmux_session.py"), str(out)],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     first, second = out.read_text().split("## After <Tab>")
     assert "|def add(a: int, b: int) -> int:" in first

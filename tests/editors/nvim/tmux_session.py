@@ -48,7 +48,14 @@ class Pane:
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.socket = f"hearth-session-{os.getpid()}"
         self.tmux(
-            "new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(cwd),
+            "new-session",
+            "-d",
+            "-x",
+            str(WIDTH),
+            "-y",
+            str(HEIGHT),
+            "-c",
+            str(cwd),
             *[a for k, v in env.items() for a in ("-e", f"{k}={v}")],
             " ".join(command),
         )
@@ -99,11 +106,22 @@ def capture_session() -> list[tuple[str, str, tuple[int, int]]]:
             pane.keys("G", "o")
             pane.keys("-l", "def add")
             screen = pane.wait(lambda s: "return a + b" in s, "ghost text")
-            shots.append(("Insert mode after typing `def add`: the suggestion shows as ghost text", screen,
-                          pane.cursor()))
+            shots.append(
+                (
+                    "Insert mode after typing `def add`: the suggestion shows as ghost text",
+                    screen,
+                    pane.cursor(),
+                )
+            )
             pane.keys("Tab")
-            screen = pane.wait(lambda s: "def add(a: int, b: int) -> int:" in s and "-- INSERT --" in s
-                               and s.count("return a + b") == 1, "the accepted text")
+            screen = pane.wait(
+                lambda s: (
+                    "def add(a: int, b: int) -> int:" in s
+                    and "-- INSERT --" in s
+                    and s.count("return a + b") == 1
+                ),
+                "the accepted text",
+            )
             shots.append(("After <Tab>: the suggestion is in the buffer", screen, pane.cursor()))
             pane.keys("Escape", ":qa!", "Enter")
         finally:
@@ -132,7 +150,9 @@ def render(shots: list[tuple[str, str, tuple[int, int]]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("output", nargs="?", default=str(ROOT / "docs" / "nvim-session.txt"))
     args = parser.parse_args()
     Path(args.output).write_text(render(capture_session()))
