@@ -4,8 +4,9 @@ Each test runs one Lua scenario from ``tests/editors/nvim/`` with
 ``nvim --headless -u NONE -i NONE -S <scenario>`` (``-S`` so that Neovim's main loop runs and typed
 keys go through real insert mode), reads what the scenario observed from a JSON file, and
 asserts on it here. The scenarios in this module test the client's own logic against an
-in-process stub server (``stub_server.lua``); the scenarios against the real ``hearth serve`` live
-in ``test_nvim_server.py``.
+in-process stub server (``stub_server.lua``). The scenarios written for the real ``hearth serve``
+(``inline_accept.lua``, ``code_action.lua``, ``chat_stream.lua``, ``checkhealth.lua``, which take
+the server command in HEARTH_NVIM_CMD) get their pytest side once the server has those features.
 """
 
 from __future__ import annotations
