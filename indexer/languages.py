@@ -68,9 +68,7 @@ class LanguageRegistry:
 
     @classmethod
     def default(cls) -> LanguageRegistry:
-        data = tomllib.loads(
-            resources.files("hearth.indexer").joinpath("languages.toml").read_text(encoding="utf-8")
-        )
+        data = tomllib.loads(resources.files("hearth.indexer").joinpath("languages.toml").read_text(encoding="utf-8"))
         return cls.from_data(data)
 
     @classmethod

@@ -19,11 +19,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tree_sitter import Node, QueryCursor
-
 from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
 from hearth.indexer.lexical import term_text
 from hearth.indexer.types import Chunk, ParsedFile, Symbol
+from tree_sitter import Node, QueryCursor
 
 CHUNK_TOKENS = 384
 BYTES_PER_TOKEN = 3.2  # a conservative estimate for code; budgets are counted in tokens
@@ -137,8 +136,13 @@ class _FileParser:
             sig_row = d.name_node.start_point[0]
             self.symbols.append(
                 Symbol(
-                    name=d.name, kind=kind, role="def", scope=".".join(scope) or None, line=row + 1,
-                    col=self.col_chars(row, col), end_line=d.node.end_point[0] + 1,
+                    name=d.name,
+                    kind=kind,
+                    role="def",
+                    scope=".".join(scope) or None,
+                    line=row + 1,
+                    col=self.col_chars(row, col),
+                    end_line=d.node.end_point[0] + 1,
                     detail=self.line_text(sig_row).strip()[:200],
                 )
             )
@@ -146,8 +150,12 @@ class _FileParser:
             row, col = n.start_point
             self.symbols.append(
                 Symbol(
-                    name=self.node_text(n), kind=kind, role="ref",
-                    scope=".".join(self.scope_path(n)) or None, line=row + 1, col=self.col_chars(row, col),
+                    name=self.node_text(n),
+                    kind=kind,
+                    role="ref",
+                    scope=".".join(self.scope_path(n)) or None,
+                    line=row + 1,
+                    col=self.col_chars(row, col),
                     end_line=n.end_point[0] + 1,
                 )
             )
@@ -174,6 +182,7 @@ class _FileParser:
                     found[(row, module, name)] = (alias or name, name if alias else None, module_node)
                 continue
             module = raw
+            key: tuple[int, str, str | None]
             if names:
                 key = (row, module, names[0])
                 if aliases or key not in found:
@@ -185,9 +194,16 @@ class _FileParser:
                     found[key] = (aliases[0] if aliases else last, None, module_node)
         for (row, module, _name), (local, original, node) in found.items():
             self.symbols.append(
-                Symbol(name=local, kind="import", role="import", scope=module, line=row + 1,
-                       col=self.col_chars(row, node.start_point[1]), end_line=node.end_point[0] + 1,
-                       detail=original)
+                Symbol(
+                    name=local,
+                    kind="import",
+                    role="import",
+                    scope=module,
+                    line=row + 1,
+                    col=self.col_chars(row, node.start_point[1]),
+                    end_line=node.end_point[0] + 1,
+                    detail=original,
+                )
             )
 
     # -- chunks --------------------------------------------------------------------------------
@@ -204,8 +220,14 @@ class _FileParser:
         names = symbol.replace(".", " ") if symbol else ""
         self.chunks.append(
             Chunk(
-                ord=len(self.chunks), start_line=start_row + 1, end_line=end_row + 1, kind=kind, symbol=symbol,
-                text=text, text_hash=text_hash(text), name_terms=term_text(names + " " + " ".join(headers)),
+                ord=len(self.chunks),
+                start_line=start_row + 1,
+                end_line=end_row + 1,
+                kind=kind,
+                symbol=symbol,
+                text=text,
+                text_hash=text_hash(text),
+                name_terms=term_text(names + " " + " ".join(headers)),
                 body_terms=term_text(body),
             )
         )
@@ -220,14 +242,16 @@ class _FileParser:
         return ".".join(path) or None
 
     def signature(self, node: Node, body: Node | None) -> str:
-        end_row = (body.start_point[0] if body is not None else node.start_point[0])
+        end_row = body.start_point[0] if body is not None else node.start_point[0]
         end_row = min(end_row, node.start_point[0] + 2)
         return self.rows_text(node.start_point[0], end_row).rstrip()
 
     def body_of(self, node: Node) -> Node | None:
         best = None
         for child in node.children:
-            if child.child_count > 0 and (best is None or child.end_byte - child.start_byte > best.end_byte - best.start_byte):
+            if child.child_count > 0 and (
+                best is None or child.end_byte - child.start_byte > best.end_byte - best.start_byte
+            ):
                 best = child
         if best is not None and best.type in WRAPPERS | {"function_definition", "class_definition"}:
             return best  # a wrapper's payload: recurse through it
@@ -247,8 +271,9 @@ class _FileParser:
                 elif defs_in_run:
                     kind, symbol = "group", self.symbol_of(next(n for n in run if n.id in self.defs))
                 else:
-                    kind, symbol = ("module" if node.parent is None else "block"), (
-                        ".".join(self.scope_path(first)) or None
+                    kind, symbol = (
+                        ("module" if node.parent is None else "block"),
+                        (".".join(self.scope_path(first)) or None),
                     )
                 self.emit(first.start_point[0], last.end_point[0], headers, kind, symbol)
             run, run_bytes = [], 0
@@ -268,14 +293,18 @@ class _FileParser:
                 continue
             flush()
             if small:
-                self.emit(child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child))
+                self.emit(
+                    child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child)
+                )
             elif child.child_count == 0:
                 self.emit(child.start_point[0], child.end_point[0], headers, "block", None)
             elif is_def:
                 body = self.body_of(child)
                 sig = self.signature(child, body)
                 if body is None:
-                    self.emit(child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child))
+                    self.emit(
+                        child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child)
+                    )
                 else:
                     # The signature lines go into the header of every piece, not into a piece.
                     self.visit(body, [*headers, sig])
@@ -342,9 +371,7 @@ def window_chunks(source: bytes, language: str | None, lines_per_chunk: int = WI
     return ParsedFile(language, tuple(chunks), ())
 
 
-def parse_source(
-    registry: LanguageRegistry, path: str, source: bytes, budget_tokens: int = CHUNK_TOKENS
-) -> ParsedFile:
+def parse_source(registry: LanguageRegistry, path: str, source: bytes, budget_tokens: int = CHUNK_TOKENS) -> ParsedFile:
     lang = registry.for_path(path)
     if lang is None:
         return window_chunks(source, registry.name_for_path(path))

@@ -140,12 +140,8 @@ class Indexer:
             for s in skips
             if not (known.get(s.path) and known[s.path].status == "skipped")
         ]
-        changed = [
-            e for e in entries
-            if not _unchanged(known.get(e.path), e)
-        ]
-        stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0,
-                 "skipped": len(skips)}
+        changed = [e for e in entries if not _unchanged(known.get(e.path), e)]
+        stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0, "skipped": len(skips)}
         total = len(changed)
         report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
 
@@ -191,11 +187,20 @@ class Indexer:
         counts = self.store.counts(repo_id, snap, self.embedder.name if self.embedder else None)
         report(Progress("done", total, total, "indexed"))
         return IndexSummary(
-            repo=str(root), snapshot=name, files_seen=len(entries) + len(skips),
-            files_indexed=stats["indexed"], files_unchanged=stats["unchanged"], files_reused=stats["reused"],
-            files_deleted=len(deleted), files_skipped=counts["skipped"], chunks=counts["chunks"],
-            symbols=counts["symbols"], embedded=counts["embedded"], bytes_parsed=stats["bytes"],
-            seconds=round(time.monotonic() - started, 3), embed_seconds=round(embed_seconds, 3),
+            repo=str(root),
+            snapshot=name,
+            files_seen=len(entries) + len(skips),
+            files_indexed=stats["indexed"],
+            files_unchanged=stats["unchanged"],
+            files_reused=stats["reused"],
+            files_deleted=len(deleted),
+            files_skipped=counts["skipped"],
+            chunks=counts["chunks"],
+            symbols=counts["symbols"],
+            embedded=counts["embedded"],
+            bytes_parsed=stats["bytes"],
+            seconds=round(time.monotonic() - started, 3),
+            embed_seconds=round(embed_seconds, 3),
         )
 
     def _write(
@@ -218,8 +223,11 @@ class Indexer:
                     blobs[w.digest] = parse_source(self.registry, w.entry.path, w.data)
                 except Exception as exc:  # one bad file never loses the batch
                     log.warning("cannot parse %s: %s", w.entry.path, exc)
-                    rows.append(FileRow(w.entry.path, None, len(w.data), w.entry.mtime_ns, lang, "skipped",
-                                        f"parse error: {exc}"))
+                    rows.append(
+                        FileRow(
+                            w.entry.path, None, len(w.data), w.entry.mtime_ns, lang, "skipped", f"parse error: {exc}"
+                        )
+                    )
                     continue
                 stats["indexed"] += 1
                 stats["bytes"] += len(w.data)

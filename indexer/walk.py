@@ -18,23 +18,94 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 ALWAYS_SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".hearth", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache",
-     ".ruff_cache", ".tox", ".nox", ".venv", "venv", ".idea", ".gradle", "bower_components", ".next",
-     ".nuxt", "target", "dist", "build", ".eggs", "site-packages", "vendor", "third_party", ".cache",
-     ".terraform", "coverage", ".coverage"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".hearth",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".idea",
+        ".gradle",
+        "bower_components",
+        ".next",
+        ".nuxt",
+        "target",
+        "dist",
+        "build",
+        ".eggs",
+        "site-packages",
+        "vendor",
+        "third_party",
+        ".cache",
+        ".terraform",
+        "coverage",
+        ".coverage",
+    }
 )
 
 SECRET_PATTERNS = pathspec.PathSpec.from_lines(
     "gitwildmatch",
-    [".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "*.jks", "id_rsa*",
-     "id_dsa*", "id_ecdsa*", "id_ed25519*", "*.kdbx", ".netrc", ".pgpass", ".npmrc", ".pypirc",
-     "credentials", "credentials.*", "*credentials*.json", "secrets.*", "*.secret", "*.secrets",
-     ".htpasswd", "*.gpg", "*.asc", "service-account*.json", "*.tfstate", "*.tfvars", "kubeconfig"],
+    [
+        ".env",
+        ".env.*",
+        "*.env",
+        "*.pem",
+        "*.key",
+        "*.p12",
+        "*.pfx",
+        "*.keystore",
+        "*.jks",
+        "id_rsa*",
+        "id_dsa*",
+        "id_ecdsa*",
+        "id_ed25519*",
+        "*.kdbx",
+        ".netrc",
+        ".pgpass",
+        ".npmrc",
+        ".pypirc",
+        "credentials",
+        "credentials.*",
+        "*credentials*.json",
+        "secrets.*",
+        "*.secret",
+        "*.secrets",
+        ".htpasswd",
+        "*.gpg",
+        "*.asc",
+        "service-account*.json",
+        "*.tfstate",
+        "*.tfvars",
+        "kubeconfig",
+    ],
 )
 GENERATED_PATTERNS = pathspec.PathSpec.from_lines(
     "gitwildmatch",
-    ["*.min.js", "*.min.css", "*.map", "*.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml",
-     "Cargo.lock", "poetry.lock", "go.sum", "*_pb2.py", "*.pb.go", "*.generated.*", "*.g.dart", "*.designer.cs"],
+    [
+        "*.min.js",
+        "*.min.css",
+        "*.map",
+        "*.lock",
+        "package-lock.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "Cargo.lock",
+        "poetry.lock",
+        "go.sum",
+        "*_pb2.py",
+        "*.pb.go",
+        "*.generated.*",
+        "*.g.dart",
+        "*.designer.cs",
+    ],
 )
 BINARY_EXTENSIONS = frozenset(
     ".png .jpg .jpeg .gif .bmp .ico .webp .tiff .pdf .zip .gz .tgz .bz2 .xz .7z .rar .jar .war .class .so .dll"
@@ -83,7 +154,9 @@ class IgnorePolicy:
             spec = None
             if gi.is_file():
                 try:
-                    spec = pathspec.GitIgnoreSpec.from_lines(gi.read_text(encoding="utf-8", errors="replace").splitlines())
+                    spec = pathspec.GitIgnoreSpec.from_lines(
+                        gi.read_text(encoding="utf-8", errors="replace").splitlines()
+                    )
                 except Exception:
                     spec = None
             self._dir_specs[rel_dir] = spec

@@ -23,9 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
 class ModelEndpoint(_Section):
@@ -84,9 +82,7 @@ class Completion(_Section):
     multiline: Literal["auto", "always", "never"] = Field(
         default="auto", description="Multi-line suggestions: decided from the syntax at the cursor (auto)."
     )
-    context_timeout_ms: int = Field(
-        default=40, ge=1, le=5_000, description="Time box for each context source."
-    )
+    context_timeout_ms: int = Field(default=40, ge=1, le=5_000, description="Time box for each context source.")
 
 
 class Index(_Section):
@@ -111,9 +107,7 @@ class Settings(_Section):
     models: Models = Models()
     completion: Completion = Completion()
     index: Index = Index()
-    data_dir: str | None = Field(
-        default=None, description="Where Hearth keeps its embedded database and caches."
-    )
+    data_dir: str | None = Field(default=None, description="Where Hearth keeps its embedded database and caches.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server (logs go to stderr / the client's log)."
     )

@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from hearth.indexer.types import Hit, ParsedFile
 from pgvector.psycopg import register_vector
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
-
-from hearth.indexer.types import Hit, ParsedFile
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +138,10 @@ class Store:
                 c.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
                 log.info("applied migration %s", name)
             c.commit()
-            self.vector_version = c.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-            ).fetchone()[0]  # type: ignore[index]
-            self.has_trgm = bool(
-                c.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()
-            )
+            self.vector_version = c.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[
+                0
+            ]  # type: ignore[index]
+            self.has_trgm = bool(c.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone())
             register_vector(c)
             c.commit()
 
@@ -261,8 +258,20 @@ class Store:
                             " language, text, text_hash, lex) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
                             " setweight(to_tsvector('simple', %s), 'A') || to_tsvector('simple', %s))",
                             [
-                                (repo_id, content_hash, ch.ord, ch.start_line, ch.end_line, ch.kind, ch.symbol,
-                                 parsed.language, ch.text, ch.text_hash, ch.name_terms, ch.body_terms)
+                                (
+                                    repo_id,
+                                    content_hash,
+                                    ch.ord,
+                                    ch.start_line,
+                                    ch.end_line,
+                                    ch.kind,
+                                    ch.symbol,
+                                    parsed.language,
+                                    ch.text,
+                                    ch.text_hash,
+                                    ch.name_terms,
+                                    ch.body_terms,
+                                )
                                 for ch in parsed.chunks
                             ],
                         )
@@ -270,8 +279,18 @@ class Store:
                             "INSERT INTO symbols (repo_id, content_hash, name, kind, role, scope, detail, line,"
                             " col, end_line) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                             [
-                                (repo_id, content_hash, s.name, s.kind, s.role, s.scope, s.detail, s.line, s.col,
-                                 s.end_line)
+                                (
+                                    repo_id,
+                                    content_hash,
+                                    s.name,
+                                    s.kind,
+                                    s.role,
+                                    s.scope,
+                                    s.detail,
+                                    s.line,
+                                    s.col,
+                                    s.end_line,
+                                )
                                 for s in parsed.symbols
                             ],
                         )
@@ -284,8 +303,17 @@ class Store:
                             " size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, language = EXCLUDED.language,"
                             " status = EXCLUDED.status, skip_reason = EXCLUDED.skip_reason, indexed_at = now()",
                             [
-                                (repo_id, snapshot_id, f.path, f.content_hash, f.size, f.mtime_ns, f.language,
-                                 f.status, f.skip_reason)
+                                (
+                                    repo_id,
+                                    snapshot_id,
+                                    f.path,
+                                    f.content_hash,
+                                    f.size,
+                                    f.mtime_ns,
+                                    f.language,
+                                    f.status,
+                                    f.skip_reason,
+                                )
                                 for f in files
                             ],
                         )
@@ -460,9 +488,7 @@ class Store:
         if not names:
             return []
         lowered = [n.lower() for n in names]
-        fuzzy = (
-            " OR (length(s.name) > 3 AND s.name %% ANY(%(names)s))" if self.has_trgm else ""
-        )
+        fuzzy = " OR (length(s.name) > 3 AND s.name %% ANY(%(names)s))" if self.has_trgm else ""
         with self.conn() as c:
             rows = c.execute(
                 f"SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS},"
@@ -475,8 +501,14 @@ class Store:
                 " AND NOT (f.path = ANY(%(exclude)s))"
                 f" AND (s.name = ANY(%(names)s) OR lower(s.name) = ANY(%(lower)s){fuzzy})"
                 " LIMIT %(limit)s",
-                {"names": list(names), "lower": lowered, "repo": repo_id, "snap": snapshot_id,
-                 "exclude": list(exclude_paths), "limit": k * 4},
+                {
+                    "names": list(names),
+                    "lower": lowered,
+                    "repo": repo_id,
+                    "snap": snapshot_id,
+                    "exclude": list(exclude_paths),
+                    "limit": k * 4,
+                },
             ).fetchall()
         hits = sorted((_hit(r, "symbol") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
         return hits[:k]
@@ -537,12 +569,8 @@ class Store:
     # -- traces ---------------------------------------------------------------------------------
     def save_trace(self, repo_id: int | None, kind: str, data: dict[str, Any]) -> None:
         with self.conn() as c:
-            c.execute(
-                "INSERT INTO traces (repo_id, kind, data) VALUES (%s, %s, %s)", (repo_id, kind, json.dumps(data))
-            )
-            c.execute(
-                "DELETE FROM traces WHERE id IN (SELECT id FROM traces ORDER BY id DESC OFFSET 1000)"
-            )
+            c.execute("INSERT INTO traces (repo_id, kind, data) VALUES (%s, %s, %s)", (repo_id, kind, json.dumps(data)))
+            c.execute("DELETE FROM traces WHERE id IN (SELECT id FROM traces ORDER BY id DESC OFFSET 1000)")
             c.commit()
 
     def latest_trace(self, kind: str) -> dict[str, Any] | None:
@@ -568,8 +596,15 @@ class Store:
 
 def _hit(r: Sequence[Any], source: str) -> Hit:
     return Hit(
-        path=r[0], start_line=r[1], end_line=r[2], text=r[3], symbol=r[4], kind=r[5], language=r[6],
-        score=float(r[7]), source=source,
+        path=r[0],
+        start_line=r[1],
+        end_line=r[2],
+        text=r[3],
+        symbol=r[4],
+        kind=r[5],
+        language=r[6],
+        score=float(r[7]),
+        source=source,
     )
 
 

@@ -213,9 +213,7 @@ class EmbeddedPostgres:
         return args
 
     def _run(self, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self._cmd(args), capture_output=True, text=True, timeout=timeout, cwd="/", check=False
-        )
+        return subprocess.run(self._cmd(args), capture_output=True, text=True, timeout=timeout, cwd="/", check=False)
 
     def _chown(self, path: Path) -> None:
         if self.user:
@@ -261,8 +259,19 @@ class EmbeddedPostgres:
         self._chown(self.pgdata)
         started = time.monotonic()
         res = self._run(
-            [binst.exe("initdb"), "-D", str(self.pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-             "--locale=C", *([] if self.fsync else ["--no-sync"])],
+            [
+                binst.exe("initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                *([] if self.fsync else ["--no-sync"]),
+            ],
             timeout=120,
         )
         if res.returncode != 0:
@@ -281,8 +290,9 @@ class EmbeddedPostgres:
             extra += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with open(conf, "a", encoding="utf-8") as fh:
             fh.write("\n# Hearth\n" + "\n".join(extra) + "\n")
-        log.info("initialised embedded PostgreSQL %s in %s (%.1fs)", binst.major, self.pgdata,
-                 time.monotonic() - started)
+        log.info(
+            "initialised embedded PostgreSQL %s in %s (%.1fs)", binst.major, self.pgdata, time.monotonic() - started
+        )
 
     def _start(self, binst: PgInstall) -> None:
         logfile = self.cluster_dir / "postgres.log"
@@ -291,16 +301,38 @@ class EmbeddedPostgres:
         self._chown(logfile)
         stale = self.pgdata / "postmaster.pid"
         res = self._run(
-            [binst.exe("pg_ctl"), "-D", str(self.pgdata), "-l", str(logfile), "-w", "-t", "60",
-             "-o", f"-k {self.socket_dir}", "start"],
+            [
+                binst.exe("pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(logfile),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-k {self.socket_dir}",
+                "start",
+            ],
             timeout=90,
         )
         if res.returncode != 0 and stale.exists():
             # A postmaster.pid left by a killed server: pg_ctl refuses; remove it once and retry.
             stale.unlink()
             res = self._run(
-                [binst.exe("pg_ctl"), "-D", str(self.pgdata), "-l", str(logfile), "-w", "-t", "60",
-                 "-o", f"-k {self.socket_dir}", "start"],
+                [
+                    binst.exe("pg_ctl"),
+                    "-D",
+                    str(self.pgdata),
+                    "-l",
+                    str(logfile),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-k {self.socket_dir}",
+                    "start",
+                ],
                 timeout=90,
             )
         if res.returncode != 0:
@@ -309,8 +341,7 @@ class EmbeddedPostgres:
 
     def _ensure_database(self, binst: PgInstall) -> None:
         psql = [binst.exe("psql"), "-h", str(self.socket_dir), "-p", "5432", "-U", "postgres", "-tA"]
-        res = self._run([*psql, "-d", "postgres", "-c",
-                         f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"])
+        res = self._run([*psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"])
         if res.returncode != 0:
             raise EmbeddedDatabaseError(f"cannot reach the embedded PostgreSQL: {res.stderr.strip()}")
         if res.stdout.strip() != "1":

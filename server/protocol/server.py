@@ -1,0 +1,285 @@
+"""The language server: thin LSP handlers over the services built by ``hearth.server.app``.
+
+Each handler converts lsprotocol params to domain values, calls one service, and converts the
+result back. Positions arrive in the client's encoding (UTF-16 by default) and are converted to
+code points here, at the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hearth.server import config
+from hearth.server.app import Hearth
+from hearth.server.protocol import methods
+from hearth.server.services.completion import DocumentNotOpen
+from hearth.server.services.documents import OpenDocument
+from hearth.server.services.workspace import uri_to_path
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+log = logging.getLogger(__name__)
+
+
+class HearthLanguageServer(LanguageServer):
+    def __init__(self, app: Hearth, version: str) -> None:
+        super().__init__("hearth", version)
+        self.app = app
+
+
+class LspProgress:
+    """Work-done progress (``$/progress``) for indexing; silent if the client lacks support."""
+
+    def __init__(self, ls: HearthLanguageServer) -> None:
+        self.ls = ls
+        self.token: str | None = None
+
+    async def begin(self, title: str, message: str) -> None:
+        caps = self.ls.client_capabilities.window
+        if not (caps and caps.work_done_progress):
+            return
+        token = f"hearth-index-{uuid.uuid4().hex[:8]}"
+        try:
+            await asyncio.wait_for(self.ls.work_done_progress.create_async(token), 5)
+        except Exception as exc:
+            log.debug("client refused a progress token: %s", exc)
+            return
+        self.token = token
+        self.ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, message=message, percentage=0, cancellable=False)
+        )
+
+    def report(self, message: str, percentage: int | None) -> None:
+        if self.token:
+            self.ls.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
+
+    def end(self, message: str) -> None:
+        if self.token:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.token = None
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """Read a field of custom params, which pygls gives as dicts or namedtuple-like objects."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _as_dict(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _as_dict(v) for k, v in obj.items()}
+    if hasattr(obj, "_asdict"):
+        return {k: _as_dict(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, list | tuple):
+        return [_as_dict(v) for v in obj]
+    return obj
+
+
+def _folders(params: types.InitializeParams) -> list[Path]:
+    roots: list[Path] = []
+    for f in params.workspace_folders or []:
+        p = uri_to_path(f.uri)
+        if p:
+            roots.append(p)
+    if not roots and params.root_uri:
+        p = uri_to_path(params.root_uri)
+        if p:
+            roots.append(p)
+    if not roots and params.root_path:
+        roots.append(Path(params.root_path))
+    return [r for r in roots if r.is_dir()]
+
+
+def create_server(app: Hearth, version: str) -> HearthLanguageServer:
+    server = HearthLanguageServer(app, version)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: HearthLanguageServer, params: types.InitializeParams) -> None:
+        settings, problems = config.load(init_options=_as_dict(params.initialization_options) or {})
+        ls.app.settings = settings
+        ls.app.models.configure(settings)
+        ls.app.completion.settings = settings
+        for root in _folders(params):
+            ls.app.workspace.add_root(root)
+        for p in problems:
+            ls.app.status.problems.append(f"settings: {p}")
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: HearthLanguageServer, params: types.InitializedParams) -> None:
+        ls.app.status.on_change(lambda snap: ls.protocol.notify(methods.STATUS, snap))
+
+        def problem(msg: str) -> None:
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=msg))
+
+        ls.app.on_problem = problem
+        for p in ls.app.status.problems:
+            problem(f"Hearth {p}; using the default")
+        ls.app.spawn(ls.app.startup(LspProgress(ls)))
+        ls.app.status.update()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: HearthLanguageServer, params: None) -> None:
+        await ls.app.shutdown()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: HearthLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        section = _as_dict(params.settings)
+        if isinstance(section, dict) and "hearth" in section:
+            section = section["hearth"]
+        settings, problems = config.load(init_options=None, workspace=section if isinstance(section, dict) else {})
+        ls.app.settings = settings
+        ls.app.models.configure(settings)
+        ls.app.completion.settings = settings
+        for p in problems:
+            ls.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning, message=f"Hearth settings: {p}; using the default"
+                )
+            )
+
+    # -- documents ------------------------------------------------------------------------------
+    def _sync(ls: HearthLanguageServer, uri: str, opening: bool, language_id: str = "") -> None:
+        doc = ls.workspace.get_text_document(uri)
+        if opening:
+            loc = ls.app.workspace.locate(uri)
+            ls.app.documents.open(
+                OpenDocument(
+                    uri=uri,
+                    path=loc.path if loc else None,
+                    root=loc.root if loc else None,
+                    text=doc.source,
+                    version=doc.version or 0,
+                    language_id=language_id,
+                )
+            )
+        else:
+            ls.app.documents.update(uri, doc.source, doc.version or 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: HearthLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        _sync(ls, params.text_document.uri, True, params.text_document.language_id)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: HearthLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        _sync(ls, params.text_document.uri, False)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: HearthLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.app.documents.close(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: HearthLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        loc = ls.app.workspace.locate(params.text_document.uri)
+        if loc is not None:
+            ls.app.spawn(ls.app.file_saved(loc.root, loc.path))
+
+    # -- completion -----------------------------------------------------------------------------
+    async def _complete(ls: HearthLanguageServer, uri: str, position: types.Position) -> list[Any]:
+        if ls.app.documents.get(uri) is None:
+            log.info("completion requested for a document that is not open: %s", uri)
+            return []
+        doc = ls.workspace.get_text_document(uri)
+        pos = doc.position_codec.position_from_client_units(doc.lines, position)
+        try:
+            return await ls.app.completion.complete(uri, pos.line, pos.character)
+        except DocumentNotOpen:
+            return []
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: HearthLanguageServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        items = await _complete(ls, params.text_document.uri, params.position)
+        if not items:
+            return types.InlineCompletionList(items=[])
+        rng = types.Range(start=params.position, end=params.position)
+        return types.InlineCompletionList(
+            items=[
+                types.InlineCompletionItem(
+                    insert_text=it.text,
+                    range=rng,
+                    command=types.Command(
+                        title="Hearth: accepted", command=methods.CMD_ACCEPT, arguments=[{"id": it.id}]
+                    ),
+                )
+                for it in items
+            ]
+        )
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
+    async def completion(ls: HearthLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
+        td = ls.client_capabilities.text_document
+        if td is not None and getattr(td, "inline_completion", None) is not None:
+            return None  # the client shows inline completions; no duplicate popup
+        items = await _complete(ls, params.text_document.uri, params.position)
+        rng = types.Range(start=params.position, end=params.position)
+        return types.CompletionList(
+            is_incomplete=True,
+            items=[
+                types.CompletionItem(
+                    label=(it.text.strip().split("\n", 1)[0] or it.text)[:80],
+                    kind=types.CompletionItemKind.Text,
+                    detail="Hearth",
+                    documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{it.text}\n```"),
+                    text_edit=types.TextEdit(range=rng, new_text=it.text),
+                    sort_text="0",
+                    filter_text=it.text.split("\n", 1)[0],
+                    command=types.Command(
+                        title="Hearth: accepted", command=methods.CMD_ACCEPT, arguments=[{"id": it.id}]
+                    ),
+                )
+                for it in items
+            ],
+        )
+
+    # -- commands and custom requests -----------------------------------------------------------
+    @server.command(methods.CMD_ACCEPT)
+    def accept(ls: HearthLanguageServer, *args: Any) -> None:
+        arg = args[0] if args else {}
+        ls.app.completion.record_feedback(str(_get(arg, "id", "")), accepted_chars=_get(arg, "acceptedChars"))
+
+    @server.command(methods.CMD_DISMISS)
+    def dismiss(ls: HearthLanguageServer, *args: Any) -> None:
+        arg = args[0] if args else {}
+        ls.app.completion.record_feedback(str(_get(arg, "id", "")), accepted_chars=None, dismissed=True)
+
+    @server.command(methods.CMD_STATUS)
+    def status(ls: HearthLanguageServer, *args: Any) -> dict[str, Any]:
+        return ls.app.status_snapshot()
+
+    @server.command(methods.CMD_REINDEX)
+    async def reindex(ls: HearthLanguageServer, *args: Any) -> dict[str, Any]:
+        if ls.app.indexing is None:
+            return {"started": False, "reason": "the index is not available (see hearth/status)"}
+        ls.app.spawn(ls.app.indexing.index_roots(ls.app.workspace.roots, LspProgress(ls)))
+        return {"started": True}
+
+    @server.feature(methods.TRACE)
+    def trace(ls: HearthLanguageServer, params: Any) -> dict[str, Any] | None:
+        uri = _get(params, "uri") if params is not None else None
+        return ls.app.completion.trace(uri)
+
+    return server
+
+
+class StderrToClientHandler(logging.Handler):
+    """Forwards warnings and errors to the client's log (window/logMessage)."""
+
+    def __init__(self, server: HearthLanguageServer) -> None:
+        super().__init__(logging.WARNING)
+        self.server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            kind = types.MessageType.Error if record.levelno >= logging.ERROR else types.MessageType.Warning
+            self.server.window_log_message(types.LogMessageParams(type=kind, message=self.format(record)))
+        except Exception:
+            pass

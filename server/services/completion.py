@@ -1,0 +1,368 @@
+"""Inline completion: snapshot -> context -> prompt -> model stream -> post-process -> item.
+
+Request lifecycle: one in-flight request per document (a newer one cancels the older, which
+closes its HTTP stream so vLLM frees the slot), a debounce before the model is asked, and a
+cache keyed by the prefix that also serves the user typing along an earlier suggestion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hearth.indexer.languages import LanguageRegistry
+from hearth.server.config import Settings
+from hearth.server.model.client import ModelError
+from hearth.server.model.prompts import (
+    ContextSnippet,
+    extract_chat_fill,
+    render_chat_fill,
+    render_fim,
+)
+from hearth.server.services.context import ContextResult, ContextService
+from hearth.server.services.documents import Documents
+from hearth.server.services.models import ModelRoles
+from hearth.server.services.postprocess import is_multiline_position, postprocess
+from hearth.server.services.status import StatusService
+from hearth.server.services.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class DocumentNotOpen(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionItemOut:
+    id: str
+    text: str
+    line: int
+    col: int  # code points; the item inserts at (line, col)
+
+
+@dataclass
+class _Cached:
+    prefix: str
+    text: str
+
+
+@dataclass
+class CompletionStats:
+    requests: int = 0
+    cancelled: int = 0
+    shown: int = 0
+    empty: int = 0
+    errors: int = 0
+    cache_hits: int = 0
+    accepted: int = 0
+    partially_accepted: int = 0
+    dismissed: int = 0
+    accepted_chars: int = 0
+    ids: dict[str, int] = field(default_factory=dict)  # item id -> length
+
+    def as_json(self) -> dict[str, int]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+
+class CompletionService:
+    def __init__(
+        self,
+        settings: Settings,
+        documents: Documents,
+        workspace: Workspace,
+        models: ModelRoles,
+        status: StatusService,
+        registry: LanguageRegistry,
+    ) -> None:
+        self.settings = settings
+        self.documents = documents
+        self.workspace = workspace
+        self.models = models
+        self.status = status
+        self.registry = registry
+        self.context: ContextService | None = None
+        self.trace_sink: Callable[[dict[str, Any]], None] | None = None
+        self.stats = CompletionStats()
+        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.last_trace: dict[str, Any] | None = None
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
+        self._cache: OrderedDict[str, list[_Cached]] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._warned: set[str] = set()
+
+    # -- public API --------------------------------------------------------------------------
+    async def complete(self, uri: str, line: int, col: int, *, debounce: bool = True) -> list[CompletionItemOut]:
+        """Complete at (line, col) (0-based, code points); a newer request for the document wins."""
+        previous = self._inflight.get(uri)
+        if previous is not None and not previous.done():
+            previous.cancel()
+            self.stats.cancelled += 1
+        task = asyncio.ensure_future(self._complete(uri, line, col, debounce))
+        self._inflight[uri] = task
+        try:
+            return await task
+        finally:
+            if self._inflight.get(uri) is task:
+                self._inflight.pop(uri, None)
+
+    def record_feedback(self, item_id: str, *, accepted_chars: int | None, dismissed: bool = False) -> None:
+        length = self.stats.ids.pop(item_id, None)
+        if dismissed:
+            self.stats.dismissed += 1
+            return
+        if length is None:
+            return
+        if accepted_chars is not None and accepted_chars < length:
+            self.stats.partially_accepted += 1
+            self.stats.accepted_chars += max(0, accepted_chars)
+        else:
+            self.stats.accepted += 1
+            self.stats.accepted_chars += length
+
+    def trace(self, uri: str | None = None) -> dict[str, Any] | None:
+        if uri:
+            return self.traces.get(uri)
+        return self.last_trace
+
+    # -- the pipeline --------------------------------------------------------------------------
+    async def _complete(self, uri: str, line: int, col: int, debounce: bool) -> list[CompletionItemOut]:
+        doc = self.documents.get(uri)
+        if doc is None:
+            raise DocumentNotOpen(uri)
+        self.stats.requests += 1
+        cfg = self.settings.completion
+        started = time.perf_counter()
+        text = doc.text
+        lines = text.split("\n")
+        line = max(0, min(line, len(lines) - 1))
+        col = max(0, min(col, len(lines[line])))
+        lo = max(0, line - cfg.prefix_lines)
+        hi = min(len(lines), line + 1 + cfg.suffix_lines)
+        prefix = "\n".join([*lines[lo:line], lines[line][:col]])
+        suffix = "\n".join([lines[line][col:], *lines[line + 1 : hi]])
+        trace: dict[str, Any] = {
+            "id": None,
+            "uri": uri,
+            "position": {"line": line, "character": col},
+            "stages": {},
+            "context": [],
+            "prompt": None,
+            "raw": None,
+            "text": None,
+            "outcome": None,
+        }
+        cached = self._from_cache(uri, prefix)
+        if cached:
+            self.stats.cache_hits += 1
+            trace["outcome"], trace["text"] = "cache", cached
+            return self._finish(uri, trace, cached, line, col, started)
+        if debounce and cfg.debounce_ms:
+            await asyncio.sleep(cfg.debounce_ms / 1000)
+        if not cfg.enabled:
+            trace["outcome"] = "disabled"
+            return self._finish(uri, trace, "", line, col, started)
+
+        await self.models.ensure_probed()
+        self.status.update(models=self.models.status_json())
+        mode = self.models.mode
+
+        t0 = time.perf_counter()
+        ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+        trace["stages"]["context_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
+        snippets = [
+            ContextSnippet(h.path, h.start_line, h.end_line, h.text)
+            for h in sorted(ctx.items, key=lambda h: (h.path, h.start_line))  # a stable order: prefix-cache hits
+        ]
+        trace["context"] = [dict(h.as_json(), used=True) for h in ctx.items]
+        multiline = {"always": True, "never": False}.get(cfg.multiline, None)
+        if multiline is None:
+            multiline = is_multiline_position(prefix, suffix)
+        t0 = time.perf_counter()
+        lang = self.registry.name_for_path(doc.path or uri)
+        comment = "#"
+        if lang and lang in self.registry.specs:
+            comment = self.registry.specs[lang].comment
+        max_tokens = cfg.max_tokens if multiline else min(cfg.max_tokens, 48)
+        if mode == "off":
+            template = self.models.template or self.models.templates["qwen"]
+            trace["prompt"] = render_fim(
+                template,
+                snippets=snippets,
+                repo_name=Path(doc.root or ".").name,
+                path=doc.path or uri,
+                prefix=prefix,
+                suffix=suffix,
+                comment=comment,
+            )
+            trace["outcome"] = "model-down"
+            trace["error"] = "; ".join(
+                f"{role}: {st.detail}"
+                for role, st in (("completion", self.models.completion), ("chat", self.models.chat))
+            )
+            self._warn_once("model-off", "no completion model reachable: " + trace["error"])
+            return self._finish(uri, trace, "", line, col, started)
+        try:
+            if mode == "fim":
+                assert self.models.template is not None and self.models.completion_client is not None
+                prompt = render_fim(
+                    self.models.template,
+                    snippets=snippets,
+                    repo_name=Path(doc.root or ".").name,
+                    path=doc.path or uri,
+                    prefix=prefix,
+                    suffix=suffix,
+                    comment=comment,
+                )
+                trace["prompt"] = prompt
+                trace["stages"]["prompt_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+                stops = (["\n"] if not multiline else ["\n\n\n"]) + list(self.models.template.stop)
+                raw = await self._generate_fim(prompt, max_tokens, stops, trace)
+            else:
+                messages = render_chat_fill(
+                    snippets=snippets, path=doc.path or uri, language=lang, prefix=prefix, suffix=suffix
+                )
+                trace["prompt"] = messages[-1]["content"]
+                trace["stages"]["prompt_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+                answer = await self._generate_chat(messages, max_tokens * 2, trace)
+                raw = extract_chat_fill(answer, prefix, suffix)
+        except ModelError as exc:
+            self.stats.errors += 1
+            trace["outcome"], trace["error"] = "error", str(exc)
+            role = "completion" if mode == "fim" else "chat"
+            if exc.kind in ("down", "timeout"):
+                self.models.mark_down(role, exc)
+                self.status.update(models=self.models.status_json())
+            self._warn_once(f"{role}-{exc.kind}", f"{role} model: {exc}")
+            return self._finish(uri, trace, "", line, col, started)
+        trace["raw"] = raw
+        t0 = time.perf_counter()
+        out = postprocess(raw, prefix, suffix, multiline=multiline)
+        trace["stages"]["postprocess_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        trace["text"] = out
+        trace["outcome"] = "shown" if out else "empty"
+        if out:
+            self._remember(uri, prefix, out)
+        return self._finish(uri, trace, out, line, col, started)
+
+    async def _context(
+        self, root: str | None, path: str, text: str, line: int, col: int, window: tuple[int, int]
+    ) -> ContextResult:
+        if self.context is None or root is None:
+            return ContextResult([])
+        try:
+            repo = await asyncio.to_thread(self.workspace.handle, root)
+        except Exception as exc:
+            log.warning("index unavailable for completion context: %s", exc)
+            return ContextResult([])
+        return await self.context.for_completion(
+            repo,
+            path,
+            text,
+            line,
+            col,
+            budget_tokens=self.settings.completion.context_tokens,
+            open_docs=self.documents.in_repo(root),
+            prompt_window=window,
+        )
+
+    async def _generate_fim(self, prompt: str, max_tokens: int, stops: list[str], trace: dict[str, Any]) -> str:
+        client = self.models.completion_client
+        assert client is not None
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        limit_chars = int(max_tokens * self.models.chars_per_token * 3) + 64
+        first = None
+        deadline = self.settings.models.completion.timeout_ms / 1000
+        try:
+            async with asyncio.timeout(deadline):
+                async for delta in client.stream_completion(prompt, max_tokens=max_tokens, stop=stops[:4]):
+                    if first is None:
+                        first = time.perf_counter()
+                    parts.append(delta)
+                    if sum(map(len, parts)) > limit_chars:
+                        break  # a runaway answer: the rest would be discarded anyway
+        except TimeoutError as exc:
+            raise ModelError("timeout", f"no complete answer within {deadline:.1f}s") from exc
+        trace["stages"]["model_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        if first is not None:
+            trace["stages"]["first_token_ms"] = round((first - t0) * 1000, 3)
+        return "".join(parts)
+
+    async def _generate_chat(self, messages: list[dict[str, str]], max_tokens: int, trace: dict[str, Any]) -> str:
+        client = self.models.chat_client
+        assert client is not None
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        deadline = self.settings.models.chat.timeout_ms / 1000
+        try:
+            async with asyncio.timeout(deadline):
+                async for delta in client.stream_chat(messages, max_tokens=max_tokens, temperature=0.0):
+                    parts.append(delta)
+        except TimeoutError as exc:
+            raise ModelError("timeout", f"no complete answer within {deadline:.1f}s") from exc
+        trace["stages"]["model_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        return "".join(parts)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _finish(
+        self, uri: str, trace: dict[str, Any], text: str, line: int, col: int, started: float
+    ) -> list[CompletionItemOut]:
+        trace["stages"]["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        items = []
+        if text:
+            item_id = f"c-{next(self._ids)}"
+            trace["id"] = item_id
+            self.stats.shown += 1
+            self.stats.ids[item_id] = len(text)
+            if len(self.stats.ids) > 500:
+                self.stats.ids.pop(next(iter(self.stats.ids)))
+            items.append(CompletionItemOut(item_id, text, line, col))
+        else:
+            self.stats.empty += 1
+        self.traces[uri] = trace
+        self.traces.move_to_end(uri)
+        while len(self.traces) > 50:
+            self.traces.popitem(last=False)
+        self.last_trace = trace
+        if self.trace_sink is not None:
+            try:
+                self.trace_sink(trace)
+            except Exception as exc:
+                log.debug("trace not saved: %s", exc)
+        return items
+
+    def _from_cache(self, uri: str, prefix: str) -> str | None:
+        for entry in reversed(self._cache.get(uri, [])):
+            if prefix.startswith(entry.prefix):
+                typed = prefix[len(entry.prefix) :]
+                if entry.text.startswith(typed) and len(typed) < len(entry.text):
+                    return entry.text[len(typed) :]
+        return None
+
+    def _remember(self, uri: str, prefix: str, text: str) -> None:
+        entries = self._cache.setdefault(uri, [])
+        entries.append(_Cached(prefix, text))
+        del entries[:-20]
+        self._cache.move_to_end(uri)
+        while len(self._cache) > 100:
+            self._cache.popitem(last=False)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self.status.update(problem=message)
+        log.warning(message)
+
+    def cancel_all(self) -> None:
+        for t in self._inflight.values():
+            t.cancel()

@@ -1,0 +1,137 @@
+"""Indexing control: background runs for the workspace folders, single files on save.
+
+One process per repository indexes (a PostgreSQL advisory lock); the others follow. Progress
+goes to a ``ProgressSink`` (``$/progress`` in the editor) and to the status service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from hearth.indexer.pipeline import Cancelled, Indexer, Progress
+from hearth.indexer.store.db import StoreError
+from hearth.server.services.status import StatusService
+
+log = logging.getLogger(__name__)
+
+
+class ProgressSink(Protocol):
+    async def begin(self, title: str, message: str) -> None: ...
+    def report(self, message: str, percentage: int | None) -> None: ...
+    def end(self, message: str) -> None: ...
+
+
+class NullSink:
+    async def begin(self, title: str, message: str) -> None:
+        return None
+
+    def report(self, message: str, percentage: int | None) -> None:
+        return None
+
+    def end(self, message: str) -> None:
+        return None
+
+
+class IndexingService:
+    def __init__(self, indexer: Indexer, status: StatusService, *, embed: bool = True) -> None:
+        self.indexer = indexer
+        self.status = status
+        self.embed = embed
+        self._cancel = threading.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def index_roots(
+        self, roots: Sequence[Path], sink: ProgressSink | None = None, prefer_paths: Sequence[str] = ()
+    ) -> None:
+        for root in roots:
+            await self.index_root(root, sink or NullSink(), prefer_paths)
+
+    async def index_root(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str] = ()) -> None:
+        key = str(root.resolve())
+        existing = self._running.get(key)
+        if existing is not None and not existing.done():
+            await existing
+            return
+        task = asyncio.ensure_future(self._index(root, sink, prefer_paths))
+        self._running[key] = task
+        await task
+
+    async def _index(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        await sink.begin("Hearth: indexing", f"scanning {root.name}")
+        self.status.update(index={"state": "indexing", "done": 0, "total": 0})
+
+        def progress(p: Progress) -> None:
+            pct = int(100 * p.done / p.total) if p.total else None
+            if p.phase == "parse":
+                self.status.update(index={"state": "indexing", "done": p.done, "total": p.total})
+                msg = f"{p.done}/{p.total} files"
+            elif p.phase == "embed":
+                self.status.update(index={"state": "embedding", "embedded": p.done, "chunks": p.total})
+                msg = f"embeddings {p.done}/{p.total}"
+            else:
+                msg = p.message
+            loop.call_soon_threadsafe(sink.report, msg, pct)
+
+        def run() -> str:
+            store = self.indexer.store
+            with store.indexer_lock(str(root.resolve())) as leader:
+                if not leader:
+                    return "another Hearth process is indexing this repository; following its index"
+                summary = self.indexer.index(
+                    root, embed=self.embed, progress=progress, cancel=self._cancel, prefer_paths=prefer_paths
+                )
+                return (
+                    f"indexed {summary.files_indexed} new files, {summary.files_unchanged} unchanged, "
+                    f"{summary.chunks} chunks, {summary.embedded} embedded in {summary.seconds:.1f}s"
+                )
+
+        try:
+            message = await asyncio.to_thread(run)
+        except Cancelled:
+            sink.end("cancelled")
+            self.status.update(index={"state": "idle"})
+            return
+        except (StoreError, OSError) as exc:
+            log.error("indexing %s failed: %s", root, exc)
+            sink.end(f"failed: {exc}")
+            self.status.update(index={"state": "error", "detail": str(exc)})
+            return
+        except Exception as exc:
+            log.exception("indexing %s failed", root)
+            sink.end(f"failed: {exc}")
+            self.status.update(index={"state": "error", "detail": str(exc)})
+            return
+        await self.refresh_counts(root)
+        sink.end(message)
+        log.info("%s: %s", root, message)
+
+    async def refresh_counts(self, root: Path) -> None:
+        def counts() -> dict[str, int]:
+            repo_id, snap, _ = self.indexer.snapshot_for(root)
+            emb = self.indexer.embedder
+            return self.indexer.store.counts(repo_id, snap, emb.name if emb else None)
+
+        try:
+            c = await asyncio.to_thread(counts)
+        except StoreError as exc:
+            self.status.update(index={"state": "error", "detail": str(exc)})
+            return
+        self.status.update(index={"state": "idle", **c, "pending": max(0, c["chunks"] - c["embedded"])})
+
+    async def files_changed(self, root: Path, rel_paths: Sequence[str]) -> None:
+        """Re-index files that were saved or changed on disk (same pipeline, single files)."""
+        try:
+            await asyncio.to_thread(self.indexer.update_paths, root, rel_paths, embed=self.embed)
+        except StoreError as exc:
+            log.warning("cannot update the index for %s: %s", list(rel_paths)[:3], exc)
+            return
+        await self.refresh_counts(root)
+
+    def cancel(self) -> None:
+        self._cancel.set()
