@@ -86,8 +86,8 @@ function tooltipFor(input: StatusInput): string {
     if (index) {
         lines.push(
             '',
-            `Index: ${index.state}, ${index.files} files, ${index.chunks} chunks, ` +
-                `${index.embedded} embedded, ${index.pending} pending, ${index.skipped} skipped`,
+            `Index: ${index.state}, ${index.files ?? 0} files, ${index.chunks ?? 0} chunks, ` +
+                `${index.embedded ?? 0} embedded, ${index.pending ?? 0} pending, ${index.skipped ?? 0} skipped`,
         );
     }
     const models = status?.models;
