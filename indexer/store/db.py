@@ -97,6 +97,9 @@ class Store:
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> Store:
         try:
+            # One direct connection first: a wrong URL or a server that is down fails at once,
+            # with the driver's own message, instead of after the pool's timeout.
+            psycopg.connect(self.url, connect_timeout=5).close()
             self._pool.open(wait=True, timeout=15)
         except Exception as exc:
             raise StoreError(f"cannot connect to PostgreSQL ({_redact(self.url)}): {exc}") from exc
@@ -549,20 +552,21 @@ class Store:
             return [(r[0], r[1]) for r in rows]
 
     def sample_cross_file_call(self, repo_id: int, snapshot_id: int) -> tuple[str, int, int, str] | None:
-        """A call site whose callee is defined in another file: (path, line, col, name)."""
+        """A call of a name the calling file imports and another file defines: (path, line, col, name)."""
         with self.conn() as c:
             row = c.execute(
                 "SELECT fr.path, r.line, r.col, r.name FROM symbols r"
                 " JOIN files fr ON fr.repo_id = r.repo_id AND fr.content_hash = r.content_hash"
-                " WHERE r.repo_id = %s AND fr.snapshot_id = %s AND r.role = 'ref' AND r.kind = 'call'"
-                " AND length(r.name) > 4 AND EXISTS (SELECT 1 FROM symbols d JOIN files fd"
+                " WHERE r.repo_id = %(repo)s AND fr.snapshot_id = %(snap)s AND r.role = 'ref' AND r.kind = 'call'"
+                " AND length(r.name) > 5 AND fr.language IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM symbols i WHERE i.repo_id = r.repo_id"
+                "  AND i.content_hash = r.content_hash AND i.role = 'import' AND i.name = r.name)"
+                " AND EXISTS (SELECT 1 FROM symbols d JOIN files fd"
                 "  ON fd.repo_id = d.repo_id AND fd.content_hash = d.content_hash WHERE d.repo_id = r.repo_id"
                 "  AND fd.snapshot_id = fr.snapshot_id AND d.role = 'def' AND d.name = r.name AND fd.path <> fr.path"
                 "  AND d.kind IN ('function', 'method', 'class'))"
-                " AND (SELECT count(*) FROM symbols d2 WHERE d2.repo_id = r.repo_id AND d2.role = 'def'"
-                "  AND d2.name = r.name) = 1"
-                " ORDER BY (fr.path LIKE '%%test%%'), fr.path, r.line LIMIT 1",
-                (repo_id, snapshot_id),
+                " ORDER BY (fr.path LIKE '%%test%%'), (fr.path LIKE '%%cli%%') DESC, fr.path, r.line LIMIT 1",
+                {"repo": repo_id, "snap": snapshot_id},
             ).fetchone()
             return (row[0], int(row[1]), int(row[2]), row[3]) if row else None
 

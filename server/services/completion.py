@@ -109,6 +109,11 @@ class CompletionService:
         self._inflight[uri] = task
         try:
             return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling() == 0:
+                return []  # superseded by a newer request for this document: an empty answer
+            raise  # this request itself was cancelled ($/cancelRequest)
         finally:
             if self._inflight.get(uri) is task:
                 self._inflight.pop(uri, None)

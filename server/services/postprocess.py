@@ -92,13 +92,20 @@ def postprocess(raw: str, prefix: str, suffix: str, *, multiline: bool) -> str:
     else:
         lines = text.split("\n")
         base = _indent(line_before) if line_before.strip() else len(line_before)
-        if line_before.strip() and re.search(r"[:{(\[]\s*$", line_before):
-            base += 1  # the block the cursor opens
+        # A line that opens a block (`:` or `{`) ends where the code comes back to its indentation;
+        # otherwise (an open call, an empty line) where the code dedents below the cursor's block.
+        opens_block = bool(line_before.strip() and re.search(r"[:{]\s*$", line_before))
         next_code = [ln for ln in suffix.split("\n")[1:] if ln.strip()][:1]
         kept: list[str] = [lines[0]]
         for ln in lines[1:]:
             if ln.strip():
-                if _indent(ln) < base and not re.match(r"\s*[)\]}]", ln):
+                ind = _indent(ln)
+                closer = bool(re.match(r"\s*[)\]}]", ln))
+                if opens_block and ind <= base:
+                    if closer and ind == base:
+                        kept.append(ln)  # the closing brace of the block the cursor opened
+                    break
+                if ind < base and not closer:
                     break  # dedented past the cursor's block: the block has ended
                 if next_code and ln.strip() == next_code[0].strip():
                     break  # the model is rewriting the code after the cursor

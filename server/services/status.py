@@ -25,7 +25,10 @@ class StatusService:
             "embedded": 0,
             "skipped": 0,
         }
-        self.models: dict[str, Any] = {"completion": {"state": "unset"}, "chat": {"state": "unset"}}
+        self.models: dict[str, Any] = {
+            "completion": {"state": "probing", "mode": "off"},
+            "chat": {"state": "probing"},
+        }
         self.database: dict[str, Any] = {"state": "starting", "detail": ""}
         self.problems: list[str] = []
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -52,7 +55,10 @@ class StatusService:
             msgs.append(f"index: {self.index.get('detail', 'failed')}")
         comp, chat = self.models.get("completion", {}), self.models.get("chat", {})
         mode = comp.get("mode", "off")
-        if mode == "off":
+        probing = comp.get("state") == "probing"
+        if probing:
+            msgs.append("checking the model servers")
+        elif mode == "off":
             health = "warning" if health == "ok" else health
             down = [f"{role}: {m.get('detail', '')}" for role, m in self.models.items() if m.get("state") == "down"]
             msgs.append("no model reachable" + (f" ({'; '.join(down)})" if down else " (set HEARTH_MODEL_URL)"))
