@@ -27,11 +27,7 @@ class _Section(BaseModel):
 
 
 class ModelEndpoint(_Section):
-    url: str | None = Field(
-        default=None,
-        description="Base URL of an OpenAI-compatible server (vLLM), e.g. http://127.0.0.1:8000/v1. "
-        "Unset: the role is off (completion falls back to the chat role).",
-    )
+    url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server (vLLM).")
     model: str | None = Field(
         default=None, description="Model name to request; unset: the first model the server lists."
     )
@@ -40,12 +36,27 @@ class ModelEndpoint(_Section):
 
 
 class CompletionModel(ModelEndpoint):
+    url: str | None = Field(
+        default=None,
+        description="Base URL of the fill-in-the-middle coder's OpenAI-compatible server (vLLM), e.g. "
+        "http://127.0.0.1:8000/v1. Unset or without FIM support: completion uses the chat role.",
+    )
     template: str = Field(
         default="auto",
-        description="Fill-in-the-middle template: auto (probe the server), qwen, qwen-repo, deepseek, "
-        "starcoder, codellama, codestral, or chat (hole-filling prompt for models without FIM).",
+        description="Fill-in-the-middle template: auto (chosen from the served model and checked with "
+        "/tokenize), qwen, deepseek, starcoder, codellama, codestral, or chat (a hole-filling prompt to the "
+        "chat role, for models without FIM training).",
     )
     timeout_ms: int = Field(default=4_000, ge=100, le=600_000, description="Request deadline in ms.")
+
+
+class ChatModel(ModelEndpoint):
+    url: str | None = Field(
+        default=None,
+        description="Base URL of the chat model's OpenAI-compatible server (vLLM), e.g. "
+        "http://127.0.0.1:8001/v1; used for explain, refactor and chat.",
+    )
+    timeout_ms: int = Field(default=120_000, ge=100, le=3_600_000, description="Request deadline in ms.")
 
 
 class EmbeddingModel(_Section):
@@ -64,14 +75,14 @@ class EmbeddingModel(_Section):
 
 class Models(_Section):
     completion: CompletionModel = CompletionModel()
-    chat: ModelEndpoint = ModelEndpoint(timeout_ms=120_000)
+    chat: ChatModel = ChatModel()
     embedding: EmbeddingModel = EmbeddingModel()
 
 
 class Completion(_Section):
     enabled: bool = Field(default=True, description="Offer inline completions.")
     debounce_ms: int = Field(
-        default=75, ge=0, le=2_000, description="Base delay before asking the model; adapts to typing speed."
+        default=75, ge=0, le=2_000, description="Delay before asking the model; a keystroke within it cancels."
     )
     context_tokens: int = Field(
         default=1_024, ge=0, le=32_000, description="Token budget for repository context in the prompt."
