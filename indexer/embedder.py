@@ -23,6 +23,7 @@ from importlib import resources
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
 from hearth.indexer.lexical import terms
 
 log = logging.getLogger(__name__)

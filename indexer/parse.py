@@ -19,10 +19,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tree_sitter import Node, QueryCursor
+
 from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
 from hearth.indexer.lexical import term_text
 from hearth.indexer.types import Chunk, ParsedFile, Symbol
-from tree_sitter import Node, QueryCursor
 
 CHUNK_TOKENS = 384
 BYTES_PER_TOKEN = 3.2  # a conservative estimate for code; budgets are counted in tokens

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lsprotocol import types
+
 from hearth.server import config
 from hearth.server.cli import _Bar, _core, emit, err, version
-from lsprotocol import types
 
 
 def default_repo() -> Path:

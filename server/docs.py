@@ -65,7 +65,9 @@ def markdown() -> str:
         lines.append(f"| `{path}` | {kind} | `{default}` | {desc} |")
     lines += ["", "## Environment variables", "", "| variable | sets |", "|---|---|"]
     for name, target in ENV_VARS.items():
-        where = ".".join(target).replace("*generate", "{completion,chat}").replace("*all", "{completion,chat,embedding}")
+        where = (
+            ".".join(target).replace("*generate", "{completion,chat}").replace("*all", "{completion,chat,embedding}")
+        )
         lines.append(f"| `{name}` | `{where}` |")
     return "\n".join(lines) + "\n"
 

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from hearth.indexer.types import Hit, ParsedFile
 from pgvector.psycopg import register_vector
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
+
+from hearth.indexer.store.search import SearchQueries
+from hearth.indexer.types import ParsedFile
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +51,6 @@ class FileRow:
     skip_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DefRow:
-    path: str
-    name: str
-    kind: str
-    scope: str | None
-    line: int
-    end_line: int
-    detail: str | None
-
-
 def _migrations() -> list[tuple[int, str, str]]:
     out = []
     for entry in resources.files("hearth.indexer.store").joinpath("migrations").iterdir():
@@ -77,7 +68,12 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
 
 
-class Store:
+class Store(SearchQueries):
+    """Connections, migrations, repositories and snapshots, index writes, embeddings, traces.
+
+    Retrieval queries live in ``search.py`` (``SearchQueries``), mixed in here.
+    """
+
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 6, timeout: float = 10.0) -> None:
         self.url = url
         self._pool = ConnectionPool(
@@ -422,154 +418,6 @@ class Store:
             ).fetchall()
             return [(r[0], r[1]) for r in rows]
 
-    # -- retrieval ------------------------------------------------------------------------------
-    _HIT_COLUMNS = "f.path, ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
-
-    def search_fts(
-        self, repo_id: int, snapshot_id: int, query_terms: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
-    ) -> list[Hit]:
-        from hearth.indexer.lexical import tsquery_or
-
-        tsq = tsquery_or(query_terms)
-        if not tsq:
-            return []
-        with self.conn() as c:
-            rows = c.execute(
-                f"SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, q, 1) AS score"
-                " FROM to_tsquery('simple', %s) q, chunks ch"
-                " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
-                " WHERE ch.repo_id = %s AND f.snapshot_id = %s AND ch.lex @@ q AND NOT (f.path = ANY(%s))"
-                " ORDER BY score DESC, f.path, ch.start_line LIMIT %s",
-                (tsq, repo_id, snapshot_id, list(exclude_paths), k),
-            ).fetchall()
-        return [_hit(r, "fts") for r in rows]
-
-    def search_vector(
-        self,
-        repo_id: int,
-        snapshot_id: int,
-        model: str,
-        dim: int,
-        vector: np.ndarray,
-        k: int,
-        exclude_paths: Sequence[str] = (),
-        exact: bool = False,
-    ) -> list[Hit]:
-        """Nearest chunks by cosine distance, filtered to the repository and snapshot.
-
-        The HNSW index is searched for more candidates than asked (the snapshot filter applies
-        after the index scan); pgvector >= 0.8 uses iterative scans so that filtering never
-        starves the result.
-        """
-        vec = np.asarray(vector, dtype=np.float32)
-        fetch = max(k * 4, 40)
-        with self.conn() as c:
-            with c.transaction():
-                if exact:
-                    c.execute("SET LOCAL enable_indexscan = off")
-                else:
-                    c.execute(f"SET LOCAL hnsw.ef_search = {min(max(fetch, 40), 1000)}")
-                    if self.supports_iterative_scan:
-                        c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-                rows = c.execute(
-                    f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %s AS dist"
-                    " FROM embeddings e WHERE e.repo_id = %s AND e.model = %s"
-                    f" ORDER BY e.embedding::vector({int(dim)}) <=> %s LIMIT %s)"
-                    f" SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS}, 1 - nn.dist AS score"
-                    " FROM nn JOIN chunks ch ON ch.repo_id = %s AND ch.text_hash = nn.text_hash"
-                    " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
-                    " WHERE f.snapshot_id = %s AND NOT (f.path = ANY(%s))",
-                    (vec, repo_id, model, vec, fetch, repo_id, snapshot_id, list(exclude_paths)),
-                ).fetchall()
-        hits = sorted((_hit(r, "vector") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
-        return hits[:k]
-
-    def search_symbol_names(
-        self, repo_id: int, snapshot_id: int, names: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
-    ) -> list[Hit]:
-        """Chunks holding definitions whose name matches (exactly, case-insensitively, or by trigram)."""
-        if not names:
-            return []
-        lowered = [n.lower() for n in names]
-        fuzzy = " OR (length(s.name) > 3 AND s.name %% ANY(%(names)s))" if self.has_trgm else ""
-        with self.conn() as c:
-            rows = c.execute(
-                f"SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS},"
-                " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
-                " ELSE 0.5 END AS score"
-                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
-                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
-                "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
-                " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
-                " AND NOT (f.path = ANY(%(exclude)s))"
-                f" AND (s.name = ANY(%(names)s) OR lower(s.name) = ANY(%(lower)s){fuzzy})"
-                " LIMIT %(limit)s",
-                {
-                    "names": list(names),
-                    "lower": lowered,
-                    "repo": repo_id,
-                    "snap": snapshot_id,
-                    "exclude": list(exclude_paths),
-                    "limit": k * 4,
-                },
-            ).fetchall()
-        hits = sorted((_hit(r, "symbol") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
-        return hits[:k]
-
-    def definitions(
-        self, repo_id: int, snapshot_id: int, names: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 50
-    ) -> list[tuple[DefRow, Hit]]:
-        """Definitions of the given names, each with the chunk that holds its first line."""
-        if not names:
-            return []
-        with self.conn() as c:
-            rows = c.execute(
-                "SELECT DISTINCT ON (f.path, s.line, s.name) f.path, s.name, s.kind, s.scope, s.line, s.end_line,"
-                " s.detail, ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
-                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
-                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
-                "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
-                " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'def' AND s.name = ANY(%s)"
-                " AND NOT (f.path = ANY(%s))"
-                " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %s",
-                (repo_id, snapshot_id, list(names), list(exclude_paths), limit),
-            ).fetchall()
-        out = []
-        for r in rows:
-            d = DefRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
-            h = Hit(r[0], r[7], r[8], 1.0, "definition", r[9], r[10], r[11], r[12])
-            out.append((d, h))
-        return out
-
-    def file_symbols(self, repo_id: int, snapshot_id: int, path: str, role: str) -> list[tuple[str, str | None]]:
-        with self.conn() as c:
-            rows = c.execute(
-                "SELECT s.name, s.scope FROM symbols s JOIN files f ON f.repo_id = s.repo_id"
-                " AND f.content_hash = s.content_hash WHERE f.snapshot_id = %s AND f.path = %s AND s.role = %s"
-                " AND s.repo_id = %s",
-                (snapshot_id, path, role, repo_id),
-            ).fetchall()
-            return [(r[0], r[1]) for r in rows]
-
-    def sample_cross_file_call(self, repo_id: int, snapshot_id: int) -> tuple[str, int, int, str] | None:
-        """A call of a name the calling file imports and another file defines: (path, line, col, name)."""
-        with self.conn() as c:
-            row = c.execute(
-                "SELECT fr.path, r.line, r.col, r.name FROM symbols r"
-                " JOIN files fr ON fr.repo_id = r.repo_id AND fr.content_hash = r.content_hash"
-                " WHERE r.repo_id = %(repo)s AND fr.snapshot_id = %(snap)s AND r.role = 'ref' AND r.kind = 'call'"
-                " AND length(r.name) > 5 AND fr.language IS NOT NULL"
-                " AND EXISTS (SELECT 1 FROM symbols i WHERE i.repo_id = r.repo_id"
-                "  AND i.content_hash = r.content_hash AND i.role = 'import' AND i.name = r.name)"
-                " AND EXISTS (SELECT 1 FROM symbols d JOIN files fd"
-                "  ON fd.repo_id = d.repo_id AND fd.content_hash = d.content_hash WHERE d.repo_id = r.repo_id"
-                "  AND fd.snapshot_id = fr.snapshot_id AND d.role = 'def' AND d.name = r.name AND fd.path <> fr.path"
-                "  AND d.kind IN ('function', 'method', 'class'))"
-                " ORDER BY (fr.path LIKE '%%test%%'), (fr.path LIKE '%%cli%%') DESC, fr.path, r.line LIMIT 1",
-                {"repo": repo_id, "snap": snapshot_id},
-            ).fetchone()
-            return (row[0], int(row[1]), int(row[2]), row[3]) if row else None
-
     # -- traces ---------------------------------------------------------------------------------
     def save_trace(self, repo_id: int | None, kind: str, data: dict[str, Any]) -> None:
         with self.conn() as c:
@@ -596,20 +444,6 @@ class Store:
                 if got:
                     c.execute("SELECT pg_advisory_unlock(%s)", (key,))
                 c.autocommit = False
-
-
-def _hit(r: Sequence[Any], source: str) -> Hit:
-    return Hit(
-        path=r[0],
-        start_line=r[1],
-        end_line=r[2],
-        text=r[3],
-        symbol=r[4],
-        kind=r[5],
-        language=r[6],
-        score=float(r[7]),
-        source=source,
-    )
 
 
 def _literal(s: str) -> str:

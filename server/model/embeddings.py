@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import httpx
 import numpy as np
+
 from hearth.server.model.client import ModelError, split_base_url
 
 log = logging.getLogger(__name__)

@@ -13,14 +13,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
 from hearth.server import config
 from hearth.server.app import Hearth
 from hearth.server.protocol import methods
 from hearth.server.services.completion import DocumentNotOpen
 from hearth.server.services.documents import OpenDocument
 from hearth.server.services.workspace import uri_to_path
-from lsprotocol import types
-from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
+
 from hearth.indexer.embedder import Embedder
 from hearth.indexer.languages import LanguageRegistry
 from hearth.indexer.lexical import identifiers, query_terms
