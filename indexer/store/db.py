@@ -22,6 +22,7 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+from hearth.indexer.store.chat import ChatQueries
 from hearth.indexer.store.search import SearchQueries
 from hearth.indexer.types import ParsedFile
 
@@ -68,10 +69,11 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
 
 
-class Store(SearchQueries):
+class Store(SearchQueries, ChatQueries):
     """Connections, migrations, repositories and snapshots, index writes, embeddings, traces.
 
-    Retrieval queries live in ``search.py`` (``SearchQueries``), mixed in here.
+    Retrieval queries live in ``search.py`` (``SearchQueries``) and conversations in ``chat.py``
+    (``ChatQueries``), mixed in here.
     """
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 6, timeout: float = 10.0) -> None:

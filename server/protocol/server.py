@@ -19,6 +19,7 @@ from pygls.lsp.server import LanguageServer
 from hearth.server import config
 from hearth.server.app import Hearth
 from hearth.server.protocol import methods
+from hearth.server.protocol.actions import register_actions
 from hearth.server.services.completion import DocumentNotOpen
 from hearth.server.services.documents import OpenDocument
 from hearth.server.services.workspace import uri_to_path
@@ -262,6 +263,8 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
             return {"started": False, "reason": "the index is not available (see hearth/status)"}
         ls.app.spawn(ls.app.indexing.index_roots(ls.app.workspace.roots, LspProgress(ls)))
         return {"started": True}
+
+    register_actions(server)
 
     @server.feature(methods.TRACE)
     def trace(ls: HearthLanguageServer, params: Any) -> dict[str, Any] | None:

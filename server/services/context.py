@@ -230,6 +230,40 @@ class ContextService:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ContextResult(fitted[:k], timings, dropped)
 
+    async def for_chat(
+        self,
+        repo: RepoHandle | None,
+        question: str,
+        *,
+        path: str | None = None,
+        selection: str | None = None,
+        budget_tokens: int = 6000,
+        k: int = 24,
+    ) -> ContextResult:
+        """Context for a question or a selection: hybrid search plus definitions of the symbols involved.
+
+        Every item is citable as path:lines. The selection's own lines are not repeated.
+        """
+        started = time.perf_counter()
+        if repo is None:
+            return ContextResult([], {"total_ms": 0.0})
+        query = "\n".join(x for x in (question, selection or "") if x)
+        exclude = [path] if path and selection else []
+
+        def gather() -> list[Hit]:
+            hits = self.search(repo, query[:8000], k=k, exclude_paths=exclude)
+            names = [i for i in dict.fromkeys(identifiers(query[:20_000])) if len(i) > 2 and i not in KEYWORDS]
+            defs = [h for _, h in self.store.definitions(repo.repo_id, repo.snapshot_id, names[:48], exclude, 60)]
+            ranked = [Hit(h.path, h.start_line, h.end_line, 1.0 + h.score, "definition", h.text, h.symbol, h.kind,
+                          h.language) for h in defs[:k]]
+            ranked += [Hit(h.path, h.start_line, h.end_line, h.score * 10, h.source, h.text, h.symbol, h.kind,
+                           h.language) for h in hits]
+            return self._rank({"definitions": [], "search": ranked}, None, path or "")
+
+        items = await asyncio.to_thread(gather)
+        fitted, dropped = _fit_budget(items, budget_tokens)
+        return ContextResult(fitted[:k], {"total_ms": (time.perf_counter() - started) * 1000}, dropped)
+
     def _definitions(
         self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
     ) -> list[Hit]:
