@@ -254,6 +254,8 @@ class IgnorePolicy:
                 if is_dir:
                     if reason is None:
                         subdirs.append(abs_path)
+                    elif e.name != ".git":
+                        yield Skip(rel + "/", reason)  # one entry for the whole directory
                     continue
                 if reason:
                     yield Skip(rel, reason)
