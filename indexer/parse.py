@@ -28,7 +28,11 @@ from hearth.indexer.types import Chunk, ParsedFile, Symbol
 CHUNK_TOKENS = 384
 BYTES_PER_TOKEN = 3.2  # a conservative estimate for code; budgets are counted in tokens
 WINDOW_LINES = 40
-CLASS_LIKE = {"class", "interface", "impl", "enum", "module", "trait", "struct", "object"}
+CLASS_LIKE = {"class", "interface", "impl", "enum", "trait", "struct", "object"}
+# Languages where a function inside a module is a method of it (Ruby); in Rust or TypeScript a
+# function inside ``mod``/``namespace`` is still a function.
+CLASS_LIKE_BY_LANGUAGE = {"ruby": CLASS_LIKE | {"module"}}
+MAX_SIGNATURE_ROWS = 6
 WRAPPERS = {"decorated_definition", "export_statement", "attribute_item"}
 _RUST_USE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s+as\s+[A-Za-z_][A-Za-z0-9_]*)?")
 
@@ -36,6 +40,14 @@ _RUST_USE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s+as\s+[A-Za-z_][A-Za-z0-9_]*
 def estimate_tokens(text_or_len: str | int) -> int:
     n = text_or_len if isinstance(text_or_len, int) else len(text_or_len.encode("utf-8", "replace"))
     return int(n / BYTES_PER_TOKEN) + 1
+
+
+def last_row(node: Node) -> int:
+    """The last row that holds part of the node: one ending at column 0 ends on the row before."""
+    row, col = node.end_point
+    if col == 0 and row > node.start_point[0]:
+        return row - 1
+    return row
 
 
 def text_hash(text: str) -> str:
@@ -60,6 +72,9 @@ class _FileParser:
         self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
         self.chunks: list[Chunk] = []
         self.symbols: list[Symbol] = []
+        self.class_like = CLASS_LIKE_BY_LANGUAGE.get(lang.name, CLASS_LIKE)
+        self.emitted_through = -1  # the last row already in a chunk or a header (chunks never share rows)
+        self.claim_from: int | None = None  # a split definition's first row, claimed by its first piece
 
     # -- helpers -----------------------------------------------------------------------------
     def line_text(self, row: int) -> str:
@@ -130,7 +145,7 @@ class _FileParser:
             seen.add(id(d))
             outer = self.enclosing_kinds(d.node)
             kind = d.kind
-            if kind == "function" and outer and outer[0] in CLASS_LIKE:
+            if kind == "function" and outer and outer[0] in self.class_like:
                 kind = "method"
             scope = self.scope_path(d.node)
             row, col = d.name_node.start_point
@@ -143,7 +158,7 @@ class _FileParser:
                     scope=".".join(scope) or None,
                     line=row + 1,
                     col=self.col_chars(row, col),
-                    end_line=d.node.end_point[0] + 1,
+                    end_line=last_row(d.node) + 1,
                     detail=self.line_text(sig_row).strip()[:200],
                 )
             )
@@ -157,7 +172,7 @@ class _FileParser:
                     scope=".".join(self.scope_path(n)) or None,
                     line=row + 1,
                     col=self.col_chars(row, col),
-                    end_line=n.end_point[0] + 1,
+                    end_line=last_row(n) + 1,
                 )
             )
 
@@ -173,9 +188,11 @@ class _FileParser:
             if not mods:
                 continue
             module_node = mods[0]
-            raw = self.node_text(module_node).strip("\"'`")
+            # A path captured as several sibling nodes (Scala's `a.b.C`) is the text they span.
+            raw = self.source[module_node.start_byte : mods[-1].end_byte].decode("utf-8", "replace")
+            raw = _unquote(raw)
             row = module_node.start_point[0]
-            names = [self.node_text(n) for n in caps.get("import.name", [])]
+            names = [_unquote(self.node_text(n)) for n in caps.get("import.name", [])]
             aliases = [self.node_text(n) for n in caps.get("import.alias", [])]
             if self.lang.name == "rust":
                 module = raw.split("::{")[0] if "::{" in raw else raw.rsplit("::", 1)[0]
@@ -202,27 +219,36 @@ class _FileParser:
                     scope=module,
                     line=row + 1,
                     col=self.col_chars(row, node.start_point[1]),
-                    end_line=node.end_point[0] + 1,
+                    end_line=last_row(node) + 1,
                     detail=original,
                 )
             )
 
     # -- chunks --------------------------------------------------------------------------------
     def emit(self, start_row: int, end_row: int, headers: list[str], kind: str, symbol: str | None) -> None:
+        # Rows already in a chunk or in a header are not repeated (a lone `;` after a definition,
+        # the opening line of a split definition's body).
+        start_row = max(start_row, self.emitted_through + 1)
+        if start_row > end_row:
+            return
         body = self.rows_text(start_row, end_row)
         if not re.search(r"\w", body):
+            self.emitted_through = max(self.emitted_through, end_row)
             return
         if estimate_tokens(body) > CHUNK_TOKENS * 4:
             # A single huge node (a long literal): fall back to line windows.
             for s in range(start_row, end_row + 1, WINDOW_LINES):
                 self.emit(s, min(s + WINDOW_LINES - 1, end_row), headers, kind, symbol)
             return
+        self.emitted_through = max(self.emitted_through, end_row)
+        first_row = start_row if self.claim_from is None else min(self.claim_from, start_row)
+        self.claim_from = None
         text = "\n".join([*headers, body]) if headers else body
         names = symbol.replace(".", " ") if symbol else ""
         self.chunks.append(
             Chunk(
                 ord=len(self.chunks),
-                start_line=start_row + 1,
+                start_line=first_row + 1,
                 end_line=end_row + 1,
                 kind=kind,
                 symbol=symbol,
@@ -242,10 +268,39 @@ class _FileParser:
             path = [*path, d.name]
         return ".".join(path) or None
 
-    def signature(self, node: Node, body: Node | None) -> str:
-        end_row = body.start_point[0] if body is not None else node.start_point[0]
-        end_row = min(end_row, node.start_point[0] + 2)
-        return self.rows_text(node.start_point[0], end_row).rstrip()
+    def signature_end(self, inner: Node, body: Node, name_node: Node) -> int:
+        """The last row of a definition's signature (the header of each piece when it is split)."""
+        first = inner.children[0]
+        if first.child_count > 0 and first.id != body.id and _contains(first, name_node):
+            return last_row(first)  # a heading (markdown) or a key (yaml): the signature is that node
+        row, col = body.start_point
+        before = self.lines[row][:col] if row < len(self.lines) else b""
+        end = row if before.strip() else row - 1  # the body's first row is a signature row only if shared
+        end = max(end, name_node.end_point[0], inner.start_point[0])
+        return min(end, inner.start_point[0] + MAX_SIGNATURE_ROWS - 1)
+
+    def split_def(self, node: Node, headers: list[str]) -> None:
+        """An over-budget definition: every child, in pieces, each headed by the signature."""
+        d = self.defs[node.id]
+        inner = node
+        while inner.type in WRAPPERS:  # a decorated or exported definition: go to the definition itself
+            nxt = next((c for c in inner.children if self.defs.get(c.id) is d), None)
+            if nxt is None:
+                break
+            inner = nxt
+        body = self.body_of(inner)
+        if body is None:
+            self.emit(node.start_point[0], last_row(node), headers, self._kind_of(node), self.symbol_of(node))
+            return
+        sig_end = self.signature_end(inner, body, d.name_node)
+        sig = self.rows_text(node.start_point[0], sig_end).rstrip()
+        self.emitted_through = max(self.emitted_through, sig_end)
+        claimed = self.claim_from is None
+        if claimed:
+            self.claim_from = node.start_point[0]  # the first piece's range starts at the signature it carries
+        self.visit(inner, [*headers, sig])
+        if claimed:
+            self.claim_from = None
 
     def body_of(self, node: Node) -> Node | None:
         best = None
@@ -276,7 +331,7 @@ class _FileParser:
                         ("module" if node.parent is None else "block"),
                         (".".join(self.scope_path(first)) or None),
                     )
-                self.emit(first.start_point[0], last.end_point[0], headers, kind, symbol)
+                self.emit(first.start_point[0], last_row(last), headers, kind, symbol)
             run, run_bytes = [], 0
 
         for child in node.children:
@@ -294,21 +349,11 @@ class _FileParser:
                 continue
             flush()
             if small:
-                self.emit(
-                    child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child)
-                )
+                self.emit(child.start_point[0], last_row(child), headers, self._kind_of(child), self.symbol_of(child))
             elif child.child_count == 0:
-                self.emit(child.start_point[0], child.end_point[0], headers, "block", None)
+                self.emit(child.start_point[0], last_row(child), headers, "block", None)
             elif is_def:
-                body = self.body_of(child)
-                sig = self.signature(child, body)
-                if body is None:
-                    self.emit(
-                        child.start_point[0], child.end_point[0], headers, self._kind_of(child), self.symbol_of(child)
-                    )
-                else:
-                    # The signature lines go into the header of every piece, not into a piece.
-                    self.visit(body, [*headers, sig])
+                self.split_def(child, headers)
             else:
                 self.visit(child, headers)
         flush()
@@ -318,7 +363,7 @@ class _FileParser:
         if d is None:
             return "block"
         outer = self.enclosing_kinds(node)
-        if d.kind == "function" and outer and outer[0] in CLASS_LIKE:
+        if d.kind == "function" and outer and outer[0] in self.class_like:
             return "method"
         return d.kind
 
@@ -335,6 +380,18 @@ class _FileParser:
         )
         err = "syntax errors" if tree.root_node.has_error else None
         return ParsedFile(self.lang.name, chunks, tuple(self.symbols), err)
+
+
+def _unquote(raw: str) -> str:
+    """An import path without its quotes or angle brackets (`"a.h"`, `<stdio.h>`)."""
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == "<" and raw[-1] == ">":
+        return raw[1:-1]
+    return raw.strip("\"'`")
+
+
+def _contains(outer: Node, inner: Node) -> bool:
+    return outer.start_byte <= inner.start_byte and inner.end_byte <= outer.end_byte
 
 
 def _rust_use(tree: str) -> list[tuple[str, str | None]]:
