@@ -235,7 +235,7 @@ class _FileParser:
         if not re.search(r"\w", body):
             self.emitted_through = max(self.emitted_through, end_row)
             return
-        if estimate_tokens(body) > CHUNK_TOKENS * 4:
+        if estimate_tokens(body) > CHUNK_TOKENS * 4 and end_row - start_row >= WINDOW_LINES:
             # A single huge node (a long literal): fall back to line windows.
             for s in range(start_row, end_row + 1, WINDOW_LINES):
                 self.emit(s, min(s + WINDOW_LINES - 1, end_row), headers, kind, symbol)
