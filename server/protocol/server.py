@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCNotification
 
 from hearth.server import config
 from hearth.server.app import Hearth
@@ -27,9 +30,30 @@ from hearth.server.services.workspace import uri_to_path
 log = logging.getLogger(__name__)
 
 
+class HearthProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request whose params do not match the LSP types gets an
+    "Invalid Params" error response (pygls alone logs it and never answers, leaving the client
+    waiting)."""
+
+    def structure_message(self, data: Any) -> Any:
+        try:
+            return super().structure_message(data)
+        except (JsonRpcInvalidParams, JsonRpcInternalError):
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(
+                    data["id"],
+                    error=types.ResponseError(
+                        code=JsonRpcInvalidParams.CODE, message=f"invalid params for {data['method']}"
+                    ),
+                )
+                # Handled: hand pygls a notification it ignores.
+                return JsonRPCNotification(method="$/hearth/invalid", jsonrpc="2.0", params=None)
+            raise
+
+
 class HearthLanguageServer(LanguageServer):
     def __init__(self, app: Hearth, version: str) -> None:
-        super().__init__("hearth", version)
+        super().__init__("hearth", version, protocol_cls=HearthProtocol)
         self.app = app
 
 
@@ -195,6 +219,12 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
         except DocumentNotOpen:
             return []
 
+    def _item_range(ls: HearthLanguageServer, uri: str, line: int, col: int) -> types.Range:
+        """An empty range at the service's (line, code-point column), in the client's units."""
+        doc = ls.workspace.get_text_document(uri)
+        pos = doc.position_codec.position_to_client_units(doc.lines, types.Position(line=line, character=col))
+        return types.Range(start=pos, end=pos)
+
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(
         ls: HearthLanguageServer, params: types.InlineCompletionParams
@@ -202,12 +232,11 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
         items = await _complete(ls, params.text_document.uri, params.position)
         if not items:
             return types.InlineCompletionList(items=[])
-        rng = types.Range(start=params.position, end=params.position)
         return types.InlineCompletionList(
             items=[
                 types.InlineCompletionItem(
                     insert_text=it.text,
-                    range=rng,
+                    range=_item_range(ls, params.text_document.uri, it.line, it.col),
                     command=types.Command(
                         title="Hearth: accepted", command=methods.CMD_ACCEPT, arguments=[{"id": it.id}]
                     ),
@@ -222,7 +251,6 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
         if td is not None and getattr(td, "inline_completion", None) is not None:
             return None  # the client shows inline completions; no duplicate popup
         items = await _complete(ls, params.text_document.uri, params.position)
-        rng = types.Range(start=params.position, end=params.position)
         return types.CompletionList(
             is_incomplete=True,
             items=[
@@ -231,7 +259,9 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
                     kind=types.CompletionItemKind.Text,
                     detail="Hearth",
                     documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{it.text}\n```"),
-                    text_edit=types.TextEdit(range=rng, new_text=it.text),
+                    text_edit=types.TextEdit(
+                        range=_item_range(ls, params.text_document.uri, it.line, it.col), new_text=it.text
+                    ),
                     sort_text="0",
                     filter_text=it.text.split("\n", 1)[0],
                     command=types.Command(
