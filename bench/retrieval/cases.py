@@ -1,0 +1,128 @@
+"""Evaluation cases: real cross-file calls, the buffer cut just before the callee's name.
+
+For every file of the corpus's language, each call whose callee is defined exactly once in the
+repository, in another file, becomes a candidate case (the first call of that callee in the file,
+as the user types it for the first time). The buffer is the file's text up to the callee's name,
+as an editor holds it while the user types the call; the gold answer is the definition's line.
+
+Kinds:
+- ``imported``: a bare call of a name the file imports (Python ``from m import f``, TS named
+  imports, Rust ``use``);
+- ``same-package``: a bare Go call of a function defined in another file of the same directory;
+- ``member``: ``obj.method(`` / ``pkg.Func(`` / ``Type::func(``: the receiver is typed, the name is not.
+
+Cases are found with tree-sitter through Hearth's parser (the symbol table is the ground truth
+of where names are defined), but the gold definition is only accepted when its name is unique
+in the repository, so no retrieval method can be credited for a lucky homonym.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.parse import parse_source
+from hearth.indexer.types import Chunk, ParsedFile
+from hearth.indexer.walk import IgnorePolicy, WalkEntry
+
+CALLABLE = {"function", "method", "class", "macro"}
+
+
+@dataclass(frozen=True)
+class Case:
+    corpus: str
+    language: str
+    kind: str  # imported, same-package, member
+    path: str
+    line: int  # 0-based
+    col: int  # 0-based, characters
+    callee: str
+    gold_path: str
+    gold_line: int  # 1-based line of the definition's name
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CorpusFiles:
+    root: Path
+    texts: dict[str, str]
+    parsed: dict[str, ParsedFile]
+
+    def chunks(self) -> list[tuple[str, Chunk]]:
+        return [(p, c) for p, pf in self.parsed.items() for c in pf.chunks]
+
+
+def load(root: Path, registry: LanguageRegistry) -> CorpusFiles:
+    """Every file Hearth would index, parsed with Hearth's parser."""
+    texts: dict[str, str] = {}
+    parsed: dict[str, ParsedFile] = {}
+    for entry in IgnorePolicy(root).walk():
+        if not isinstance(entry, WalkEntry):
+            continue
+        data = entry.abs_path.read_bytes()
+        texts[entry.path] = data.decode("utf-8", "replace")
+        parsed[entry.path] = parse_source(registry, entry.path, data)
+    return CorpusFiles(root, texts, parsed)
+
+
+def build(corpus: str, language: str, files: CorpusFiles, per_kind: int = 120, seed: int = 0) -> list[Case]:
+    defs: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for path, pf in files.parsed.items():
+        if pf.language != language:
+            continue
+        for s in pf.symbols:
+            if s.role == "def":
+                defs[s.name].append((path, s.line))
+    by_kind: dict[str, list[Case]] = defaultdict(list)
+    for path, pf in sorted(files.parsed.items()):
+        if pf.language != language:
+            continue
+        lines = files.texts[path].split("\n")
+        imported = {s.name for s in pf.symbols if s.role == "import"}
+        local = {s.name for s in pf.symbols if s.role == "def"}
+        seen: set[str] = set()
+        for s in sorted((s for s in pf.symbols if s.role == "ref" and s.kind == "call"), key=lambda s: (s.line, s.col)):
+            if s.name in seen or s.name in local or len(s.name) < 2:
+                continue
+            where = defs.get(s.name, [])
+            if len(where) != 1 or where[0][0] == path:
+                continue
+            gold_path, gold_line = where[0]
+            gold_kind = next(
+                (d.kind for d in files.parsed[gold_path].symbols if d.role == "def" and d.line == gold_line), ""
+            )
+            if gold_kind not in CALLABLE and not (language == "go" and gold_kind == "type"):
+                continue
+            row = s.line - 1
+            before = lines[row][: s.col] if row < len(lines) else ""
+            if before.endswith(".") or before.endswith("::"):
+                kind = "member"
+            elif language == "go":
+                if PurePosixPath(gold_path).parent != PurePosixPath(path).parent:
+                    continue
+                kind = "same-package"
+            elif s.name in imported:
+                kind = "imported"
+            else:
+                continue
+            seen.add(s.name)
+            by_kind[kind].append(Case(corpus, language, kind, path, row, s.col, s.name, gold_path, gold_line))
+    rng = random.Random(seed)
+    out: list[Case] = []
+    for kind in sorted(by_kind):
+        cases = by_kind[kind]
+        out.extend(sorted(rng.sample(cases, per_kind), key=lambda c: (c.path, c.line)) if len(cases) > per_kind
+                   else cases)
+    return out
+
+
+def buffer_of(case: Case, files: CorpusFiles) -> str:
+    """The file's text up to the callee's name: what the editor holds when the user is about to type it."""
+    lines = files.texts[case.path].split("\n")
+    return "\n".join([*lines[: case.line], lines[case.line][: case.col]])
