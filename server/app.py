@@ -19,6 +19,8 @@ from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store, StoreError
 from hearth.indexer.store.embedded import EmbeddedDatabaseError, EmbeddedPostgres
 from hearth.server.config import Settings
+from hearth.server.services.actions import ActionService
+from hearth.server.services.chat import ChatService, Grounding
 from hearth.server.services.completion import CompletionService
 from hearth.server.services.context import ContextService
 from hearth.server.services.documents import Documents
@@ -109,6 +111,9 @@ class Hearth:
         self.completion = CompletionService(
             settings, self.documents, self.workspace, self.models, self.status, self.registry
         )
+        self.grounding = Grounding(self.documents, self.workspace, self.models, self.registry)
+        self.actions = ActionService(self.grounding)
+        self.chat = ChatService(self.grounding)
         self.core: Core | None = None
         self.indexing: IndexingService | None = None
         self.ready = asyncio.Event()
@@ -138,6 +143,7 @@ class Hearth:
         self.status.update(database={"state": "ok", "detail": f"pgvector {core.store.vector_version}"})
         self.workspace.indexer = core.indexer
         self.completion.context = core.context
+        self.grounding.context, self.grounding.store = core.context, core.store
         self.completion.trace_sink = lambda t: self.spawn(
             asyncio.to_thread(core.store.save_trace, None, "completion", t)
         )
@@ -147,6 +153,8 @@ class Hearth:
         if self.settings.index.enabled and self.workspace.roots:
             open_paths = [d.path for d in self.documents.in_repo(str(self.workspace.roots[0])) if d.path]
             await self.indexing.index_roots(self.workspace.roots, sink or NullSink(), prefer_paths=open_paths)
+            if self.settings.index.watch:
+                await self.indexing.watch(self.workspace.roots)
         else:
             self.status.update(index={"state": "idle" if self.workspace.roots else "disabled"})
 
@@ -167,6 +175,7 @@ class Hearth:
         self.completion.cancel_all()
         if self.indexing is not None:
             self.indexing.cancel()
+            await self.indexing.stop_watching()
         for t in list(self._tasks):
             t.cancel()
         await self.models.aclose()
