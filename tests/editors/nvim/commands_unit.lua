@@ -31,7 +31,8 @@ S.handlers['hearth/trace'] = function(params)
     prompt = '<|fim_prefix|>x = ', raw = '1', text = '1', outcome = 'shown',
   }
 end
-local status = { health = 'warning', quiescent = false, message = 'Indexing', index = { state = 'indexing', pending = 4 } }
+local status = { health = 'warning', quiescent = false, message = 'Indexing', index = { state = 'indexing', done = 3, total = 12, pending = 4 },
+  database = { state = 'ok', detail = 'pgvector 0.8.0' } }
 S.handlers['workspace/executeCommand'] = function(params)
   S.commands[#S.commands + 1] = params
   if params.command == 'hearth.status' then

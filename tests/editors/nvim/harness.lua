@@ -152,6 +152,23 @@ function T.open(path)
   return bufnr, client
 end
 
+--- Send a request from the scenario and wait for its answer (fails on an error or timeout).
+---@param client vim.lsp.Client
+---@return any result
+function T.request(client, method, params, ms)
+  local done, err, result = false, nil, nil
+  client:request(method, params, function(e, r)
+    done, err, result = true, e, r
+  end)
+  T.wait(ms or 5000, function()
+    return done
+  end, method)
+  if err then
+    error(('%s failed: %s'):format(method, err.message or vim.inspect(err)), 2)
+  end
+  return result
+end
+
 --- Run `fn` as the scenario.
 function T.run(fn)
   co = coroutine.create(fn)

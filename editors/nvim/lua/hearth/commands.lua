@@ -166,7 +166,13 @@ function M.format_status(s)
         parts[#parts + 1] = ('%s %s'):format(i[k], k)
       end
     end
-    lines[#lines + 1] = ('index: %s%s'):format(i.state or '?', #parts > 0 and (', ' .. table.concat(parts, ', ')) or '')
+    local progress = (i.total or 0) > 0 and (' %d/%d'):format(i.done or 0, i.total) or ''
+    lines[#lines + 1] = ('index: %s%s%s'):format(i.state or '?', progress,
+      #parts > 0 and (', ' .. table.concat(parts, ', ')) or '')
+  end
+  local db = s.database
+  if type(db) == 'table' then
+    lines[#lines + 1] = ('database: %s%s'):format(db.state or '?', (db.detail and db.detail ~= '') and (' (' .. db.detail .. ')') or '')
   end
   for _, role in ipairs({ 'completion', 'chat' }) do
     local m = vim.tbl_get(s, 'models', role)

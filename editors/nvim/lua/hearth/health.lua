@@ -51,13 +51,38 @@ local function check_binary(cfg)
   return true
 end
 
+--- Whether a status has settled: the database opened (or failed) and every model probed.
+local function settled(s)
+  if type(s) ~= 'table' then
+    return false
+  end
+  if vim.tbl_get(s, 'database', 'state') == 'starting' then
+    return false
+  end
+  for _, m in pairs(s.models or {}) do
+    if type(m) == 'table' and m.state == 'probing' then
+      return false
+    end
+  end
+  return true
+end
+M.settled = settled
+
+--- How long to wait for the database to open and the models to answer their probe.
+local SETTLE_MS = 15000
+
 --- Start a throwaway server over stdio, initialize it and ask `hearth.status`.
 ---@return table? status, string? error
 local function probe(cfg)
   local stderr = {}
   local exited
+  local latest
   local rpc = vim.lsp.rpc.start(cfg.cmd, {
-    notification = function() end,
+    notification = function(method, params)
+      if method == protocol.methods.status then
+        latest = params
+      end
+    end,
     server_request = function(method)
       if method == 'workspace/configuration' then
         return {}
@@ -104,6 +129,9 @@ local function probe(cfg)
   rpc.notify('initialized', vim.empty_dict())
   local name = init.serverInfo and (init.serverInfo.name .. ' ' .. (init.serverInfo.version or '')) or 'the server'
   health.ok(('%s answered initialize in %d ms'):format(vim.trim(name), ms))
+  vim.wait(SETTLE_MS, function()
+    return settled(latest) or exited ~= nil
+  end, 10)
   local status
   status, err = call('workspace/executeCommand', { command = protocol.commands.status, arguments = {} }, 10000)
   call('shutdown', vim.NIL, 3000)
@@ -117,41 +145,74 @@ local function probe(cfg)
   return status, err
 end
 
-local function report_status(s)
-  health.start('hearth: database and index')
-  local index = type(s.index) == 'table' and s.index or {}
-  if index.state == 'error' then
-    health.error('index: ' .. (s.message or 'error'), {
-      'Check the database: `HEARTH_DATABASE_URL` or the `database.url` setting must name a PostgreSQL with pgvector',
-      'Run `hearth serve` in a terminal to see the full error',
+
+local function report_database(s)
+  health.start('hearth: database')
+  local db = type(s.database) == 'table' and s.database or {}
+  if db.state == 'ok' then
+    health.ok('PostgreSQL reachable' .. ((db.detail and db.detail ~= '') and (' (' .. db.detail .. ')') or ''))
+  elseif db.state == 'error' then
+    health.error('database: ' .. (db.detail or 'unavailable'), {
+      'Set `HEARTH_DATABASE_URL` (or `database.url` in setup({ settings = ... })) to a PostgreSQL with pgvector',
+      'Run `hearth db` or `hearth doctor` in a terminal to see the full error',
     })
   else
-    health.ok(('database reachable; index %s: %s files, %s chunks, %s pending'):format(
-      index.state or '?', index.files or 0, index.chunks or 0, index.pending or 0))
-    if (index.skipped or 0) > 0 then
-      health.info(('%d files skipped (too large, binary or ignored by .hearthignore)'):format(index.skipped))
-    end
+    health.warn('database state: ' .. tostring(db.state or 'not reported'), {
+      'The server did not finish opening the database in time; run `:checkhealth hearth` again',
+    })
   end
+end
 
+local function report_models(s)
   health.start('hearth: models')
   for _, role in ipairs({ 'completion', 'chat' }) do
     local m = vim.tbl_get(s, 'models', role) or {}
-    local what = ('%s model %s'):format(role, m.model or '')
+    local what = vim.trim(('%s model %s'):format(role, m.model or ''))
     if m.state == 'ok' then
-      health.ok(vim.trim(what) .. (m.mode and (' (' .. m.mode .. ')') or ''))
+      health.ok(what .. ((m.mode and m.mode ~= '') and (' (' .. m.mode .. ')') or ''))
     elseif m.state == 'unset' then
       health.warn(role .. ' model not configured', {
         ('Set `HEARTH_%s_URL` (or `HEARTH_MODEL_URL`) or `models.%s.url` in setup({ settings = ... })'):format(
           role:upper(), role),
       })
+    elseif m.state == 'probing' then
+      health.warn(role .. ' model: still being checked', { 'Run `:checkhealth hearth` again in a few seconds' })
     else
-      health.error(vim.trim(what) .. ' is down' .. ((m.detail and m.detail ~= '') and (': ' .. m.detail) or ''), {
+      health.error(what .. ' is down' .. ((m.detail and m.detail ~= '') and (': ' .. m.detail) or ''), {
         'Start vLLM (see deploy/README.md) and check that the URL answers `curl <url>/models`',
         ('The URL comes from `HEARTH_%s_URL`, `HEARTH_MODEL_URL` or `models.%s.url`'):format(role:upper(), role),
       })
     end
   end
+end
 
+local function report_index(s)
+  health.start('hearth: index')
+  local index = type(s.index) == 'table' and s.index or {}
+  local counts = ('%s files, %s chunks, %s embedded, %s pending'):format(
+    index.files or 0, index.chunks or 0, index.embedded or 0, index.pending or 0)
+  if index.state == 'idle' then
+    health.ok('up to date: ' .. counts)
+  elseif index.state == 'indexing' or index.state == 'embedding' or index.state == 'starting' then
+    health.info(('%s (%s/%s files): %s'):format(index.state, index.done or 0, index.total or '?', counts))
+  elseif index.state == 'disabled' then
+    health.warn('no workspace folder to index', {
+      'Open Neovim in a repository: the root is found from .git, pyproject.toml, package.json, go.mod or Cargo.toml',
+    })
+  else
+    health.error('index: ' .. (index.detail or s.message or tostring(index.state)), {
+      'Check the database (above) and run `hearth index .` in the repository to see the full error',
+    })
+  end
+  if (index.skipped or 0) > 0 then
+    health.info(('%d files skipped (too large, binary or ignored by .hearthignore)'):format(index.skipped))
+  end
+end
+
+local function report_status(s)
+  report_database(s)
+  report_models(s)
+  report_index(s)
   health.start('hearth: overall')
   local report = ({ ok = health.ok, warning = health.warn, error = health.error })[s.health] or health.warn
   report(s.message or s.health or 'no message')
@@ -175,6 +236,9 @@ function M.check()
   local status, err
   if running then
     health.ok(('running (client %d, root %s)'):format(running.id, running.root_dir or 'none'))
+    vim.wait(SETTLE_MS, function()
+      return settled(require('hearth.status').get().status)
+    end, 10)
     local done = false
     running:request('workspace/executeCommand', { command = protocol.commands.status, arguments = {} },
       function(e, r)

@@ -22,6 +22,9 @@ function M.setup(opts)
     cmd_env = M.config.cmd_env,
     init_options = settings,
     settings = { hearth = settings },
+    -- Without ghost text, the server's textDocument/completion fallback carries the suggestions.
+    capabilities = { textDocument = { inlineCompletion = M.config.inline.enabled and { dynamicRegistration = false }
+      or vim.NIL } },
   })
   if M.config.enable then
     vim.lsp.enable('hearth')

@@ -67,7 +67,8 @@ function M.on_progress(err, params, ctx)
   return vim.lsp.handlers['$/progress'](err, params, ctx)
 end
 
---- A short status string for the statusline, e.g. `H 412 files` or `H… indexing 66%`.
+--- A short status string for the statusline, e.g. `H 412 files`, `H indexing 66%` (work-done
+--- progress), `H indexing 12/40` or `H embedding 90/300` (the index state of `hearth/status`).
 --- Empty when no Hearth client runs.
 ---@return string
 function M.statusline()
@@ -92,7 +93,14 @@ function M.statusline()
   end
   local index = s.index or {}
   if index.state == 'indexing' then
-    return ('%s indexing (%d pending)'):format(icon, index.pending or 0)
+    if (index.total or 0) > 0 then
+      return ('%s indexing %d/%d'):format(icon, index.done or 0, index.total)
+    end
+    return icon .. ' indexing'
+  elseif index.state == 'embedding' then
+    return ('%s embedding %d/%d'):format(icon, index.embedded or 0, index.chunks or 0)
+  elseif index.state == 'starting' and s.health == 'ok' then
+    return icons.starting
   end
   if s.health ~= 'ok' then
     local msg = s.message or s.health
