@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from hearth.indexer.embedder import Embedder
 from hearth.indexer.languages import LanguageRegistry
@@ -146,6 +146,7 @@ class Indexer:
         report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
 
         done = 0
+        vanished: list[str] = []
         batch: list[_Work] = []
         batch_bytes = 0
         first = True
@@ -154,6 +155,13 @@ class Indexer:
                 raise Cancelled()
             try:
                 data = entry.abs_path.read_bytes()
+            except FileNotFoundError:
+                # Deleted between the walk and the read: gone, like a file the walk never saw.
+                log.info("%s was deleted while indexing", entry.path)
+                if entry.path in known:
+                    vanished.append(entry.path)
+                done += 1
+                continue
             except OSError as exc:
                 skip_rows.append(FileRow(entry.path, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
                 done += 1
@@ -173,7 +181,7 @@ class Indexer:
                 skip_rows, batch, batch_bytes = [], [], 0
                 report(Progress("parse", done, total))
         done += len(batch)
-        self._write(repo_id, snap, batch, known, skip_rows, deleted if first else [], stats)
+        self._write(repo_id, snap, batch, known, skip_rows, (deleted if first else []) + vanished, stats)
         report(Progress("parse", done, total))
         removed = self.store.gc_blobs(repo_id)
         if removed:
@@ -241,45 +249,78 @@ class Indexer:
 
     # -- single files (watcher, didSave) ---------------------------------------------------------
     def update_paths(self, root: Path, rel_paths: Iterable[str], *, embed: bool = True) -> dict[str, int]:
-        """Re-check the given paths: changed files are re-parsed, missing ones removed."""
+        """Re-check the given paths (files or directories): changed files are re-parsed, missing ones removed.
+
+        One transaction for the whole call. A directory that exists is walked (a directory moved
+        into the tree); one that does not takes every indexed path under it along (moved away).
+        """
         root = root.resolve()
         repo_id, snap, _ = self.snapshot_for(root)
         policy = self.policy(root)
         known = self.store.file_states(snap)
         batch: list[_Work] = []
         rows: list[FileRow] = []
-        deleted: list[str] = []
+        deleted: set[str] = set()
+        todo: dict[str, None] = {}
         for rel in sorted(set(rel_paths)):
-            if rel.endswith((".gitignore", ".hearthignore")):
+            if PurePosixPath(rel).name in (".gitignore", ".hearthignore", "exclude"):
                 policy.invalidate(rel)
             abs_path = root / rel
-            if not abs_path.is_file():
+            prefix = rel.rstrip("/") + "/"
+            if policy.under_ignored_dir(rel):
+                continue  # the walker never enters it, so neither does an update
+            if abs_path.is_dir():
+                if abs_path.is_symlink() or policy.ignored_by_rules(rel, is_dir=True) is not None:
+                    # Now a directory the walker does not enter: what was indexed under it goes.
+                    deleted.update(p for p in known if p.startswith(prefix))
+                    continue
+                seen_under: set[str] = set()
+                for item in policy.walk(rel):
+                    seen_under.add(item.path)
+                    if isinstance(item, WalkEntry):
+                        todo[item.path] = None
+                    else:
+                        rows.append(FileRow(item.path, None, 0, 0, None, "skipped", item.reason))
+                deleted.update(p for p in known if p.startswith(prefix) and p not in seen_under)
+                continue
+            if not abs_path.exists() and not abs_path.is_symlink():
+                deleted.update(p for p in known if p == rel or p.startswith(prefix))
+                continue
+            todo[rel] = None
+        for rel in todo:
+            abs_path = root / rel
+            verdict = policy.classify_file(rel, abs_path)
+            if verdict is None:
                 if rel in known:
-                    deleted.append(rel)
+                    deleted.add(rel)
                 continue
-            reason = policy.ignored_by_rules(rel)
-            if reason is None and abs_path.is_symlink() and not abs_path.resolve().is_relative_to(root):
-                reason = "symlink leaves the workspace"
+            if isinstance(verdict, Skip):
+                rows.append(FileRow(rel, None, 0, 0, None, "skipped", verdict.reason))
+                continue
             try:
-                data = abs_path.read_bytes() if reason is None else b""
-                st = abs_path.stat()
-            except OSError as exc:
-                reason = f"unreadable: {exc.strerror}"
-                data, st = b"", None
-            reason = reason or policy.check_content(rel, data)
-            if reason:
-                if rel in known and known[rel].status == "indexed":
-                    deleted.append(rel)
-                rows.append(FileRow(rel, None, len(data), st.st_mtime_ns if st else 0, None, "skipped", reason))
+                data = abs_path.read_bytes()
+            except FileNotFoundError:
+                if rel in known:
+                    deleted.add(rel)
                 continue
-            assert st is not None
-            entry = WalkEntry(rel, abs_path, st.st_size, st.st_mtime_ns)
-            batch.append(_Work(entry, data, content_hash(data)))
+            except OSError as exc:
+                rows.append(FileRow(rel, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
+                continue
+            reason = policy.check_content(rel, data)
+            if reason:
+                rows.append(FileRow(rel, None, len(data), verdict.mtime_ns, None, "skipped", reason))
+                continue
+            batch.append(_Work(verdict, data, content_hash(data)))
+        # A path that is skipped now keeps a row (with its reason); one recorded as skipped before
+        # and skipped again needs no write.
+        rows = [r for r in rows if not (known.get(r.path) and known[r.path].status == "skipped")]
         stats = {"indexed": 0, "reused": 0, "unchanged": 0, "bytes": 0, "skipped": len(rows)}
-        self._write(repo_id, snap, batch, known, rows, [d for d in deleted if d not in {r.path for r in rows}], stats)
+        written = {r.path for r in rows} | {w.entry.path for w in batch}
+        gone = sorted(deleted - written)
+        self._write(repo_id, snap, batch, known, rows, gone, stats)
         if embed and self.embedder is not None and batch:
             self.embed_pending(repo_id, snap, prefer_paths=[w.entry.path for w in batch], limit_batches=4)
-        stats["deleted"] = len(deleted)
+        stats["deleted"] = len(gone)
         return stats
 
     # -- embeddings -------------------------------------------------------------------------------

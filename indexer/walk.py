@@ -52,7 +52,7 @@ ALWAYS_SKIP_DIRS = frozenset(
 )
 
 SECRET_PATTERNS = pathspec.PathSpec.from_lines(
-    "gitwildmatch",
+    "gitignore",
     [
         ".env",
         ".env.*",
@@ -88,7 +88,7 @@ SECRET_PATTERNS = pathspec.PathSpec.from_lines(
     ],
 )
 GENERATED_PATTERNS = pathspec.PathSpec.from_lines(
-    "gitwildmatch",
+    "gitignore",
     [
         "*.min.js",
         "*.min.css",
@@ -216,10 +216,10 @@ class IgnorePolicy:
             return "minified (very long lines)"
         return None
 
-    def walk(self) -> Iterator[WalkEntry | Skip]:
-        """Every file under the root: a WalkEntry to index or a Skip with its reason."""
+    def walk(self, start: str = "") -> Iterator[WalkEntry | Skip]:
+        """Every file under the root (or its subdirectory ``start``): a WalkEntry to index or a Skip with its reason."""
         seen_dirs: set[tuple[int, int]] = set()
-        stack: list[Path] = [self.root]
+        stack: list[Path] = [self.root / start if start else self.root]
         while stack:
             d = stack.pop()
             try:
@@ -241,38 +241,49 @@ class IgnorePolicy:
                 abs_path = Path(e.path)
                 rel = abs_path.relative_to(self.root).as_posix()
                 try:
-                    if e.is_symlink():
-                        target = abs_path.resolve()
-                        if not target.is_relative_to(self.root):
-                            yield Skip(rel, "symlink leaves the workspace")
-                            continue
                     is_dir = e.is_dir()
                 except OSError:
-                    yield Skip(rel, "broken symlink or unreadable")
-                    continue
-                reason = self.ignored_by_rules(rel, is_dir=is_dir)
+                    is_dir = False
                 if is_dir:
-                    if reason is None:
+                    if e.is_symlink() and not _inside(abs_path, self.root):
+                        yield Skip(rel, "symlink leaves the workspace")
+                    elif self.ignored_by_rules(rel, is_dir=True) is None:
                         subdirs.append(abs_path)
-                    elif e.name != ".git":
-                        yield Skip(rel + "/", reason)  # one entry for the whole directory
                     continue
-                if reason:
-                    yield Skip(rel, reason)
-                    continue
-                try:
-                    fst = e.stat()
-                except OSError:
-                    yield Skip(rel, "unreadable")
-                    continue
-                if not stat.S_ISREG(fst.st_mode):
-                    yield Skip(rel, "not a regular file")
-                    continue
-                if fst.st_size > self.max_file_bytes:
-                    yield Skip(rel, f"larger than {self.max_file_bytes // 1024} KB")
-                    continue
-                yield WalkEntry(rel, abs_path, fst.st_size, fst.st_mtime_ns)
+                verdict = self.classify_file(rel, abs_path)
+                if verdict is not None:
+                    yield verdict
             stack.extend(reversed(subdirs))
+
+    def classify_file(self, rel: str, abs_path: Path) -> WalkEntry | Skip | None:
+        """The walker's verdict on one file path; None when there is no such file (deleted meanwhile).
+
+        The walker and the watcher's single-file updates share it, so both record the same reasons.
+        """
+        is_link = abs_path.is_symlink()
+        if is_link and not _inside(abs_path, self.root):
+            return Skip(rel, "symlink leaves the workspace")
+        reason = self.ignored_by_rules(rel)
+        if reason:
+            return Skip(rel, reason)
+        try:
+            fst = abs_path.stat()
+        except FileNotFoundError:
+            return Skip(rel, "broken symlink") if is_link else None
+        except OSError as exc:
+            if is_link:
+                return Skip(rel, f"symlink loop or unreadable link: {exc.strerror}")
+            return Skip(rel, f"unreadable: {exc.strerror}")
+        if not stat.S_ISREG(fst.st_mode):
+            return Skip(rel, "not a regular file (fifo, socket or device)")
+        if fst.st_size > self.max_file_bytes:
+            return Skip(rel, f"larger than {self.max_file_bytes // 1024} KB")
+        return WalkEntry(rel, abs_path, fst.st_size, fst.st_mtime_ns)
+
+    def under_ignored_dir(self, rel: str) -> bool:
+        """Whether a directory above ``rel`` is one the walker does not enter."""
+        parts = PurePosixPath(rel).parts
+        return any(self.ignored_by_rules("/".join(parts[:i]), is_dir=True) for i in range(1, len(parts)))
 
     def relative(self, path: Path | str) -> str | None:
         """The workspace-relative POSIX path, or None when the path is outside the workspace."""
@@ -283,3 +294,11 @@ class IgnorePolicy:
         except ValueError:
             return None
         return rel.as_posix()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether a path (following symlinks, loops included) stays inside the root."""
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return True  # a loop: it cannot leave; the caller sees the loop when it stats

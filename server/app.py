@@ -153,6 +153,8 @@ class Hearth:
         if self.settings.index.enabled and self.workspace.roots:
             open_paths = [d.path for d in self.documents.in_repo(str(self.workspace.roots[0])) if d.path]
             await self.indexing.index_roots(self.workspace.roots, sink or NullSink(), prefer_paths=open_paths)
+            if self.settings.index.watch:
+                await self.indexing.watch(self.workspace.roots)
         else:
             self.status.update(index={"state": "idle" if self.workspace.roots else "disabled"})
 

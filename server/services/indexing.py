@@ -15,6 +15,7 @@ from typing import Protocol
 
 from hearth.indexer.pipeline import Cancelled, Indexer, Progress
 from hearth.indexer.store.db import StoreError
+from hearth.indexer.watch import Watcher
 from hearth.server.services.status import StatusService
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class IndexingService:
         self.embed = embed
         self._cancel = threading.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self.watchers: dict[str, Watcher] = {}
+        self._embed_tasks: dict[str, asyncio.Task[None]] = {}
+        self._embed_prefer: dict[str, set[str]] = {}
 
     async def index_roots(
         self, roots: Sequence[Path], sink: ProgressSink | None = None, prefer_paths: Sequence[str] = ()
@@ -51,17 +55,19 @@ class IndexingService:
         for root in roots:
             await self.index_root(root, sink or NullSink(), prefer_paths)
 
-    async def index_root(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str] = ()) -> None:
+    async def index_root(
+        self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str] = (), *, embed: bool | None = None
+    ) -> None:
         key = str(root.resolve())
         existing = self._running.get(key)
         if existing is not None and not existing.done():
             await existing
             return
-        task = asyncio.ensure_future(self._index(root, sink, prefer_paths))
+        task = asyncio.ensure_future(self._index(root, sink, prefer_paths, self.embed if embed is None else embed))
         self._running[key] = task
         await task
 
-    async def _index(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str]) -> None:
+    async def _index(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str], embed: bool) -> None:
         loop = asyncio.get_running_loop()
         await sink.begin("Hearth: indexing", f"scanning {root.name}")
         self.status.update(index={"state": "indexing", "done": 0, "total": 0})
@@ -84,7 +90,7 @@ class IndexingService:
                 if not leader:
                     return "another Hearth process is indexing this repository; following its index"
                 summary = self.indexer.index(
-                    root, embed=self.embed, progress=progress, cancel=self._cancel, prefer_paths=prefer_paths
+                    root, embed=embed, progress=progress, cancel=self._cancel, prefer_paths=prefer_paths
                 )
                 return (
                     f"indexed {summary.files_indexed} new files, {summary.files_unchanged} unchanged, "
@@ -125,13 +131,79 @@ class IndexingService:
         self.status.update(index={"state": "idle", **c, "pending": max(0, c["chunks"] - c["embedded"])})
 
     async def files_changed(self, root: Path, rel_paths: Sequence[str]) -> None:
-        """Re-index files that were saved or changed on disk (same pipeline, single files)."""
+        """Files saved or changed on disk: through the root's watcher queue when it watches, else at once."""
+        watcher = self.watchers.get(str(root.resolve()))
+        if watcher is not None and watcher.running:
+            watcher.submit(rel_paths)
+            return
+        await self._apply_paths(root, list(rel_paths))
+
+    async def _apply_paths(self, root: Path, rel_paths: list[str]) -> None:
+        """Symbols and full text now; embeddings behind, for the changed files first."""
         try:
-            await asyncio.to_thread(self.indexer.update_paths, root, rel_paths, embed=self.embed)
+            await asyncio.to_thread(self.indexer.update_paths, root, rel_paths, embed=False)
         except StoreError as exc:
-            log.warning("cannot update the index for %s: %s", list(rel_paths)[:3], exc)
+            log.warning("cannot update the index for %s: %s", rel_paths[:3], exc)
             return
         await self.refresh_counts(root)
+        self.embed_later(root, rel_paths)
+
+    # -- watching ------------------------------------------------------------------------------
+    async def watch(self, roots: Sequence[Path]) -> None:
+        """Keep each root fresh from file-system events (idempotent)."""
+        for root in roots:
+            key = str(root.resolve())
+            if key in self.watchers:
+                continue
+
+            async def apply(paths: list[str], r: Path = root) -> None:
+                await self._apply_paths(r, paths)
+
+            async def full(reason: str, r: Path = root) -> None:
+                await self.index_root(r, NullSink(), embed=False)
+                self.embed_later(r, [])
+
+            watcher = Watcher(root, self.indexer.policy(root), apply, full)
+            try:
+                await watcher.start()
+            except OSError as exc:  # e.g. out of inotify watches
+                log.warning("cannot watch %s (%s); the index follows saves only", root, exc)
+                continue
+            self.watchers[key] = watcher
+
+    async def stop_watching(self) -> None:
+        watchers, self.watchers = list(self.watchers.values()), {}
+        for w in watchers:
+            await w.stop()
+        for t in list(self._embed_tasks.values()):
+            t.cancel()
+
+    def embed_later(self, root: Path, prefer_paths: Sequence[str]) -> None:
+        """Embed what is missing in the background, the given paths first; one task per root."""
+        if not self.embed or self.indexer.embedder is None:
+            return
+        key = str(root.resolve())
+        self._embed_prefer.setdefault(key, set()).update(prefer_paths)
+        task = self._embed_tasks.get(key)
+        if task is None or task.done():
+            self._embed_tasks[key] = asyncio.ensure_future(self._embed_loop(root, key))
+
+    async def _embed_loop(self, root: Path, key: str) -> None:
+        def step(prefer: list[str]) -> int:
+            repo_id, snap, _ = self.indexer.snapshot_for(root)
+            return self.indexer.embed_pending(repo_id, snap, prefer_paths=prefer, limit_batches=2, cancel=self._cancel)
+
+        try:
+            while True:
+                prefer = sorted(self._embed_prefer.pop(key, set()))
+                n = await asyncio.to_thread(step, prefer)
+                if n == 0 and not self._embed_prefer.get(key):
+                    break
+            await self.refresh_counts(root)
+        except (Cancelled, asyncio.CancelledError):
+            return
+        except Exception:
+            log.exception("embedding for %s failed", root)
 
     def cancel(self) -> None:
         self._cancel.set()
