@@ -156,6 +156,85 @@ class SearchQueries:
             out.append((d, h))
         return out
 
+    _DEF_COLUMNS = (
+        "f.path, s.name, s.kind, s.scope, s.line, s.end_line, s.detail,"
+        " ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
+    )
+    _DEF_FROM = (
+        " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
+        " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
+        "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
+    )
+
+    def members_of(
+        self, repo_id: int, snapshot_id: int, types: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 400
+    ) -> list[tuple[DefRow, Hit]]:
+        """Definitions inside the given types (by scope, generics ignored) and Go methods with such a receiver,
+        plus the types' own definitions (whose signature lines name their bases)."""
+        if not types:
+            return []
+        names = list(dict.fromkeys(types))
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._DEF_COLUMNS}{self._DEF_FROM}"
+                " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
+                " AND NOT (f.path = ANY(%(exclude)s))"
+                " AND (split_part(s.scope, '<', 1) = ANY(%(types)s)"
+                "  OR (s.scope IS NULL AND s.detail LIKE 'func (%%'"
+                "      AND substring(s.detail from '^func \\(\\s*\\w*\\s*\\*?(\\w+)') = ANY(%(types)s))"
+                "  OR (s.name = ANY(%(types)s) AND s.kind NOT IN ('method', 'function', 'constant', 'variable')))"
+                " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "exclude": list(exclude_paths), "types": names, "limit": limit},
+            ).fetchall()
+        return [_def_row(r) for r in rows]
+
+    def defs_in_paths(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        patterns: Sequence[str],
+        exclude_paths: Sequence[str] = (),
+        limit: int = 400,
+    ) -> list[tuple[DefRow, Hit]]:
+        """Top-level definitions (no enclosing scope) in files whose path matches one of the LIKE patterns."""
+        if not patterns:
+            return []
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._DEF_COLUMNS}{self._DEF_FROM}"
+                " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'def' AND s.scope IS NULL"
+                " AND f.path LIKE ANY(%s) AND NOT (f.path = ANY(%s))"
+                " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %s",
+                (repo_id, snapshot_id, list(patterns), list(exclude_paths), limit),
+            ).fetchall()
+        return [_def_row(r) for r in rows]
+
+    def type_names(self, repo_id: int, snapshot_id: int, limit: int = 50_000) -> list[str]:
+        """Distinct names of the snapshot's class-like definitions."""
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT DISTINCT s.name FROM symbols s JOIN files f"
+                " ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
+                " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'def'"
+                " AND s.kind IN ('class', 'type', 'struct', 'interface', 'trait', 'enum') LIMIT %s",
+                (repo_id, snapshot_id, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def ref_counts(self, repo_id: int, snapshot_id: int, names: Sequence[str]) -> dict[str, int]:
+        """How often each name is referenced in the snapshot (a popularity prior for callees)."""
+        if not names:
+            return {}
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT s.name, count(*) FROM symbols s JOIN files f"
+                " ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
+                " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'ref' AND s.name = ANY(%s)"
+                " GROUP BY s.name",
+                (repo_id, snapshot_id, list(dict.fromkeys(names))),
+            ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
     def file_symbols(self, repo_id: int, snapshot_id: int, path: str, role: str) -> list[tuple[str, str | None]]:
         with self.conn() as c:
             rows = c.execute(
@@ -184,6 +263,11 @@ class SearchQueries:
                 {"repo": repo_id, "snap": snapshot_id},
             ).fetchone()
             return (row[0], int(row[1]), int(row[2]), row[3]) if row else None
+
+
+def _def_row(r: Sequence[Any]) -> tuple[DefRow, Hit]:
+    d = DefRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+    return d, Hit(r[0], r[7], r[8], 1.0, "definition", r[9], r[10], r[11], r[12])
 
 
 def _hit(r: Sequence[Any], source: str) -> Hit:

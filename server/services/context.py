@@ -28,6 +28,7 @@ from hearth.indexer.languages import LanguageRegistry
 from hearth.indexer.lexical import identifiers, query_terms
 from hearth.indexer.parse import estimate_tokens, identifiers_near, parse_source
 from hearth.indexer.store.db import Store
+from hearth.indexer.store.search import DefRow
 from hearth.indexer.types import Hit, ParsedFile
 from hearth.server.services.documents import OpenDocument
 
@@ -116,6 +117,57 @@ def _module_matches(path: str, module: str, current_path: str) -> bool:
     return stem_path.endswith(mod) or str(p.parent).endswith(mod) or stem_path.endswith(mod + "/__init__")
 
 
+_SITE = re.compile(
+    r"(?P<recv>(?:[^\W\d]\w*(?:\(\))?(?:\.|::))*[^\W\d]\w*(?:\(\))?)?(?P<sep>\.|::)?(?P<partial>[^\W\d]\w*)?$"
+)
+_CAP = re.compile(r"[A-Z]\w*")
+CALLABLE_KINDS = frozenset({"function", "method", "class", "macro", "type", "struct", "interface"})
+
+
+@dataclass(frozen=True, slots=True)
+class CursorSite:
+    """What is being typed at the cursor: ``recv.partial`` / ``Type::partial`` / a bare ``partial``."""
+
+    receiver: str | None
+    sep: str
+    partial: str
+
+
+def cursor_site(line_before: str) -> CursorSite:
+    m = _SITE.search(line_before[-300:])
+    if m is None:
+        return CursorSite(None, "", "")
+    sep = m.group("sep") or ""
+    recv = m.group("recv") if sep else None
+    if not sep and m.group("recv"):  # the name being typed ended up in recv: split off its last segment
+        whole = (m.group("recv") or "") + (m.group("partial") or "")
+        parts = re.split(r"(\.|::)", whole)
+        if len(parts) == 1:
+            return CursorSite(None, "", whole)
+        return CursorSite("".join(parts[:-2]), parts[-2], parts[-1])
+    return CursorSite(recv.rstrip(".:") if recv else None, sep, m.group("partial") or "")
+
+
+def _subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return bool(short) and short[0] == long[:1] and all(ch in it for ch in short)
+
+
+def _type_patterns(var: str, language: str | None) -> list[re.Pattern[str]]:
+    v = re.escape(var)
+    t = r"([A-Za-z_][\w.]*)"
+    pats = [
+        rf"\b{v}\s*:\s*[\"']?(?:&\s*)?(?:mut\s+)?(?:Optional\[)?{t}",  # annotations, TS/Rust types
+        rf"\b{v}\s*(?::\s*[^=]+)?=\s*(?:await\s+)?(?:new\s+)?&?{t}\s*[\(\{{<]",  # constructors and calls
+        rf"\b{v}\s*:=\s*&?{t}\s*[\(\{{]",  # Go short declarations
+        rf"\bwith\s+{t}\s*\(.*\bas\s+{v}\b",  # Python with ... as var
+        rf"\b{v}\s+\*?{t}\s*[,)]",  # Go parameters and receivers
+        rf"\bvar\s+{v}\s+\*?{t}",  # Go var declarations
+        rf"\blet\s+(?:mut\s+)?{v}\s*=\s*&?(?:mut\s+)?{t}(?:::\w+)?\s*[\(\{{]",  # Rust let x = T::new( / T {
+    ]
+    return [re.compile(p) for p in pats]
+
+
 class ContextService:
     def __init__(
         self,
@@ -131,6 +183,7 @@ class ContextService:
         self.source_timeout_s = source_timeout_s
         self._query_vectors: dict[str, tuple[str, np.ndarray]] = {}  # doc key -> (query text, vector)
         self._embedding_in_flight: set[str] = set()
+        self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
 
     # -- hybrid search ----------------------------------------------------------------------------
     def search(
@@ -267,6 +320,16 @@ class ContextService:
     def _definitions(
         self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
     ) -> list[Hit]:
+        callees = [
+            Hit(h.path, h.start_line, h.end_line, 2.5 + h.score / (1.0 + h.score), h.source, h.text, h.symbol, h.kind,
+                h.language)
+            for h in self._callees(repo, path, text, line, col, parsed, exclude)
+        ]
+        return callees + self._identifier_definitions(repo, path, text, line, col, parsed, exclude)
+
+    def _identifier_definitions(
+        self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
+    ) -> list[Hit]:
         local_defs = {s.name for s in parsed.symbols if s.role == "def"}
         imports = [s for s in parsed.symbols if s.role == "import"]
         imported_names = {s.name: s for s in imports}
@@ -316,6 +379,177 @@ class ContextService:
                 continue
             out.append(Hit(h.path, h.start_line, h.end_line, score, "definition", h.text, h.symbol, h.kind, h.language))
         return out
+
+    # -- the callee at the cursor -----------------------------------------------------------------
+    def _callees(
+        self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
+    ) -> list[Hit]:
+        """Definitions the user is probably about to call at the cursor, best first.
+
+        A bare name: the file's imports (resolved to their modules) and, in Go, the package's other
+        files. ``recv.``/``Type::``: the receiver's type, inferred from annotations, constructors,
+        assignments and parameters in the buffer (or the enclosing class for self/this), then the
+        type's members and its bases' members; a module or package receiver gives its top-level
+        definitions. Ranked by whether the name is already used in the buffer, its popularity in
+        the repository and its overlap with the words around the cursor.
+        """
+        lines = text.split("\n")
+        if not lines or line >= len(lines):
+            return []
+        line_before = lines[line][:col]
+        site = cursor_site(line_before)
+        language = parsed.language
+        before = "\n".join([*lines[max(0, line - 400) : line], line_before])
+        imports = [s for s in parsed.symbols if s.role == "import"]
+        cur_dir = str(PurePosixPath(path).parent)
+        cands: list[tuple[float, DefRow, Hit]] = []
+        rid, snap = repo.repo_id, repo.snapshot_id
+        if site.receiver is None:
+            by_name = {(s.detail or s.name): s for s in imports}
+            if by_name:
+                for d, h in self.store.definitions(rid, snap, list(by_name)[:200], exclude, limit=600):
+                    imp = by_name.get(d.name)
+                    if imp is None or d.scope:
+                        continue
+                    cands.append((1.0 if _module_matches(d.path, imp.scope or "", path) else 0.5, d, h))
+            if language == "go":
+                pattern = "%.go" if cur_dir == "." else f"{_like_escape(cur_dir)}/%.go"
+                for d, h in self.store.defs_in_paths(rid, snap, [pattern], exclude, limit=2000):
+                    if str(PurePosixPath(d.path).parent) == cur_dir or (cur_dir == "." and "/" not in d.path):
+                        cands.append((0.9, d, h))
+        else:
+            cands = self._members(repo, path, site, before, language, imports, exclude)
+        if not cands:
+            return []
+        used = set(identifiers(before[-60_000:]))
+        near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
+        partial = site.partial.lower()
+        pop = self.store.ref_counts(rid, snap, list({d.name for _, d, _ in cands})[:500])
+        per_chunk: dict[tuple[str, int], list[float]] = {}
+        first: dict[tuple[str, int], Hit] = {}
+        for w, d, h in cands:
+            if d.kind not in CALLABLE_KINDS:
+                continue
+            name = d.name
+            if partial and not name.lower().startswith(partial):
+                continue
+            score = w
+            if name.startswith("__") and name.endswith("__"):
+                score *= 0.3
+            if name not in used:
+                score *= 1.6
+            score *= 1.0 + 0.15 * np.log1p(pop.get(name, 0))
+            overlap = len(near & set(query_terms(name)))
+            score *= 1.0 + 0.25 * overlap
+            key = (h.path, h.start_line)
+            per_chunk.setdefault(key, []).append(score)
+            first.setdefault(key, h)
+        ranked = []
+        for key, scores in per_chunk.items():
+            scores.sort(reverse=True)
+            total = scores[0] + 0.15 * sum(scores[1:4])
+            h = first[key]
+            ranked.append(Hit(h.path, h.start_line, h.end_line, total, "callee", h.text, h.symbol, h.kind, h.language))
+        ranked.sort(key=lambda x: (-x.score, x.path, x.start_line))
+        return ranked[:16]
+
+    def _members(
+        self,
+        repo: RepoHandle,
+        path: str,
+        site: CursorSite,
+        before: str,
+        language: str | None,
+        imports: Sequence[Any],
+        exclude: Sequence[str],
+    ) -> list[tuple[float, DefRow, Hit]]:
+        rid, snap = repo.repo_id, repo.snapshot_id
+        recv = site.receiver or ""
+        root = re.split(r"\.|::", recv)[0].removesuffix("()")
+        last = re.split(r"\.|::", recv)[-1].removesuffix("()")
+        out: list[tuple[float, DefRow, Hit]] = []
+        # A module or package: its top-level definitions.
+        if recv == root:
+            for imp in imports:
+                if imp.name != root:
+                    continue
+                module = imp.scope or ""
+                if imp.detail:  # from pkg import module
+                    module = f"{module}.{imp.detail}" if not module.endswith(".") else module + imp.detail
+                rows = self.store.defs_in_paths(rid, snap, _module_path_patterns(module, path, language), exclude)
+                out += [(1.0, d, h) for d, h in rows]
+            if out:
+                return out
+        types: list[tuple[str, float]] = []
+        if recv in ("self", "this", "Self", "cls"):
+            types += [(t, 1.0) for t in _enclosing_types(before, language)]
+        elif _CAP.fullmatch(last) and (site.sep == "::" or language in ("python", "typescript", "javascript")):
+            types.append((last, 1.0))
+        if not types:
+            for var in dict.fromkeys([recv, last]):
+                found = _infer_type(var, before, language)
+                if found:
+                    types.append((found, 1.0))
+                    break
+        resolved: list[tuple[str, float]] = []
+        for t, w in types:
+            t = t.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+            if t[:1].islower() and t not in ("self",):  # a factory function: its declared return type
+                ret = self._return_type(repo, t, exclude)
+                if ret:
+                    resolved.append((ret, w * 0.9))
+            elif t:
+                resolved.append((t, w))
+        if not resolved:
+            resolved = [(t, 0.6) for t in self._types_named_like(repo, last)]
+        if not resolved:
+            return []
+        weights = dict(resolved)
+        rows = self.store.members_of(rid, snap, list(weights), exclude)
+        bases: dict[str, float] = {}
+        for d, h in rows:
+            owner = _owner_type(d)
+            if d.name in weights and d.kind not in ("method", "function"):
+                for b in _bases(d.detail or ""):
+                    if b not in weights:
+                        bases[b] = weights[d.name] * 0.8
+                continue
+            out.append((weights.get(owner, 0.8), d, h))
+        if bases:
+            for d, h in self.store.members_of(rid, snap, list(bases)[:12], exclude):
+                if d.kind in ("method", "function"):
+                    out.append((bases.get(_owner_type(d), 0.6), d, h))
+        return out
+
+    def _return_type(self, repo: RepoHandle, func: str, exclude: Sequence[str]) -> str | None:
+        for d, _ in self.store.definitions(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
+            m = re.search(r"(?:->|\)\s*:|\)\s*\*?)\s*&?(?:mut\s+)?\*?([A-Z]\w*)", d.detail or "")
+            if m:
+                return m.group(1)
+        return None
+
+    def _types_named_like(self, repo: RepoHandle, var: str) -> list[str]:
+        """Types whose name the variable abbreviates: ``ctx`` -> Context, ``formatter`` -> HelpFormatter."""
+        v = var.strip("_").lower()
+        if len(v) < 2:
+            return []
+        names = self._type_names(repo)
+        exact = [n for n in names if n.lower() == v]
+        if exact:
+            return exact[:3]
+        suffix = [n for n in names if n.lower().endswith(v) and len(v) >= 4]
+        if suffix:
+            return sorted(suffix, key=len)[:3]
+        return sorted((n for n in names if _subsequence(v, n.lower())), key=len)[:3]
+
+    def _type_names(self, repo: RepoHandle) -> list[str]:
+        key = (repo.repo_id, repo.snapshot_id)
+        cached = self._type_cache.get(key)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > 30:
+            cached = (now, self.store.type_names(repo.repo_id, repo.snapshot_id))
+            self._type_cache[key] = cached
+        return cached[1]
 
     def _search_for_completion(
         self, repo: RepoHandle, path: str, query: str, exclude: Sequence[str], fresh: bool = False
@@ -426,3 +660,88 @@ def _fit_budget(items: Sequence[Hit], budget_tokens: int) -> tuple[list[Hit], in
         used += cost
         out.append(h)
     return out, dropped
+
+
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _module_path_patterns(module: str, current_path: str, language: str | None) -> list[str]:
+    """LIKE patterns for the files that implement an imported module or package."""
+    mod = module.strip("\"'")
+    if not mod:
+        return []
+    if mod.startswith("."):
+        base = PurePosixPath(current_path).parent
+        if "/" in mod:  # ./util, ../lib/x (JS/TS)
+            parts: list[str] = []
+            for part in PurePosixPath(base, mod).parts:
+                if part == "..":
+                    parts = parts[:-1]
+                elif part != ".":
+                    parts.append(part)
+            stem = "/".join(parts)
+        else:  # .util, ..pkg.util (Python)
+            dots = len(mod) - len(mod.lstrip("."))
+            for _ in range(dots - 1):
+                base = base.parent
+            rest = mod.lstrip(".").replace(".", "/")
+            stem = str(PurePosixPath(base, rest)) if rest else str(base)
+        stem = _like_escape(stem.lstrip("./"))
+        return [stem + ".%", stem + "/index.%", stem + "/__init__.py"]
+    if language == "go":
+        last = _like_escape(mod.rstrip("/").rsplit("/", 1)[-1])
+        return [f"{last}/%.go", f"%/{last}/%.go"]
+    sep_mod = mod.replace("::", "/").replace(".", "/").removeprefix("crate/")
+    stem = _like_escape(sep_mod)
+    return [f"{stem}.%", f"%/{stem}.%", f"{stem}/__init__.py", f"%/{stem}/__init__.py", f"%/{stem}/mod.rs",
+            f"%/{stem}/index.%"]
+
+
+def _enclosing_types(before: str, language: str | None) -> list[str]:
+    pats = [
+        r"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_]\w*)",
+        r"^\s*impl(?:<[^>]*>)?\s+(?:[\w:<>, ]+\s+for\s+)?([A-Za-z_]\w*)",
+        r"^func\s*\(\s*\w+\s+\*?([A-Za-z_]\w*)",
+    ]
+    best: tuple[int, str] | None = None
+    for p in pats:
+        for m in re.finditer(p, before, re.MULTILINE):
+            if best is None or m.start() > best[0]:
+                best = (m.start(), m.group(1))
+    return [best[1]] if best else []
+
+
+def _infer_type(var: str, before: str, language: str | None) -> str | None:
+    """The type of ``var`` from its nearest annotation, constructor call or declaration in the buffer."""
+    if not var or var in KEYWORDS:
+        return None
+    best: tuple[int, str] | None = None
+    window = before[-40_000:]
+    for pat in _type_patterns(var, language):
+        for m in pat.finditer(window):
+            t = m.group(1)
+            if t in KEYWORDS or t in ("str", "int", "float", "bool", "string", "number", "any", "Any", "Optional"):
+                continue
+            if best is None or m.start() > best[0]:
+                best = (m.start(), t)
+    return best[1] if best else None
+
+
+def _owner_type(d: DefRow) -> str:
+    if d.scope:
+        return d.scope.split("<", 1)[0].rsplit(".", 1)[-1]
+    m = re.match(r"func\s*\(\s*\w*\s*\*?(\w+)", d.detail or "")
+    return m.group(1) if m else ""
+
+
+def _bases(detail: str) -> list[str]:
+    """Base types named on a class's signature line: ``class A(B, C):``, ``class A extends B implements C``."""
+    out: list[str] = []
+    m = re.match(r"\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+\w+(?:<[^>]*>)?\s*\(([^)]*)\)", detail)
+    if m:
+        out += [x.strip().split("[", 1)[0].rsplit(".", 1)[-1] for x in m.group(1).split(",") if "=" not in x]
+    for kw in ("extends", "implements"):
+        for mm in re.finditer(rf"\b{kw}\s+([\w.]+(?:<[^>]*>)?(?:\s*,\s*[\w.]+(?:<[^>]*>)?)*)", detail):
+            out += [x.strip().split("<", 1)[0].rsplit(".", 1)[-1] for x in mm.group(1).split(",")]
+    return [b for b in out if b and b[0].isalpha() and b not in ("object", "Generic", "Protocol")]
