@@ -105,3 +105,89 @@ def test_checkhealth_starts_a_server_itself_when_none_runs(
         assert all(ln.startswith("- ✅ OK") for ln in sections[f"hearth: {name}"]), (name, r["report"])
     # The throwaway server has just started indexing: reported, not an error.
     assert not any("ERROR" in ln for ln in r["report"]), r["report"]
+
+
+DOCUMENTED_ADD = '''Here is the function with its documentation:
+
+```python
+    def add(self, sku: str, quantity: int, unit_cents: int) -> None:
+        """Add `quantity` units of `sku` at `unit_cents` each."""
+        self.items.append(LineItem(slugify(sku), quantity, unit_cents))
+```
+'''
+
+
+def test_code_action_resolves_and_applies_the_edit(
+    nvim: str, hearth_env: dict[str, str], standin: StandinServer, sample_repo: Path
+) -> None:
+    standin.configure(rules=[("Add documentation", DOCUMENTED_ADD)])
+    cart = (sample_repo / "shop" / "cart.py").read_text().splitlines()
+    line = next(i for i, ln in enumerate(cart) if "def add(" in ln) + 1
+    r = run_scenario(
+        nvim,
+        "code_action.lua",
+        sample_repo,
+        cmd=hearth_command(),
+        base_env=hearth_env,
+        env={"HEARTH_NVIM_FILE": "shop/cart.py", "HEARTH_NVIM_LINE": str(line), "HEARTH_NVIM_ACTION": "documentation"},
+    )
+    assert "Hearth: Add documentation" in r["titles"] and "Hearth: Explain" in r["titles"]
+    assert r["before"] == cart
+    expected = [*cart[:line], '        """Add `quantity` units of `sku` at `unit_cents` each."""', *cart[line:]]
+    assert r["after"] == expected
+    chats = [q for q in standin.requests if q.path == "/v1/chat/completions"]
+    assert len(chats) == 1 and "def add(self, sku" in chats[0].json["messages"][-1]["content"]
+
+
+def test_chat_streams_into_its_buffer_with_sources_that_open(
+    nvim: str, hearth_env: dict[str, str], standin: StandinServer, sample_repo: Path
+) -> None:
+    answer = "`Cart.total` sums the line items with `compute_total`, then applies the discount."
+    standin.configure(rules=[("How is the total computed?", answer)], tokens_per_s=400)
+    r = run_scenario(
+        nvim,
+        "chat_stream.lua",
+        sample_repo,
+        cmd=hearth_command(),
+        base_env=hearth_env,
+        env={"HEARTH_NVIM_FILE": "shop/cart.py", "HEARTH_NVIM_MESSAGE": "How is the total computed?"},
+    )
+    lines = r["lines"]
+    assert lines[:5] == ["## You", "", "How is the total computed?", "", "## Hearth"]
+    assert lines[6] == answer
+    # Streamed: many buffer updates (one per delta), not one paste of the whole answer.
+    assert r["updates"] > 5
+    assert r["filetype"] == "markdown"
+    i = lines.index("Sources:")
+    sources = lines[i + 1 :]
+    assert sources and all(re.fullmatch(r"\S+:\d+-\d+", s) for s in sources), sources
+    path, span = sources[0].split(":")
+    assert r["opened"] == str(sample_repo / path)
+    assert r["opened_line"] == int(span.split("-")[0])
+
+
+def test_explain_code_action_streams_into_the_chat_buffer(
+    nvim: str, hearth_env: dict[str, str], standin: StandinServer, module_sample_repo: Path
+) -> None:
+    answer = "`Cart.add` appends one line item, with the SKU slugified."
+    standin.configure(rules=[("Explain", answer)], tokens_per_s=400)
+    cart = (module_sample_repo / "shop" / "cart.py").read_text().splitlines()
+    line = next(i for i, ln in enumerate(cart) if "def add(" in ln) + 1
+    r = run_scenario(
+        nvim,
+        "code_action.lua",
+        module_sample_repo,
+        cmd=hearth_command(),
+        base_env=hearth_env,
+        env={
+            "HEARTH_NVIM_FILE": "shop/cart.py",
+            "HEARTH_NVIM_LINE": str(line),
+            "HEARTH_NVIM_ACTION": "Hearth: Explain",
+            "HEARTH_NVIM_EXPECT": "chat",
+        },
+    )
+    assert r["after"] == r["before"]
+    assert r["chat"][:3] == ["## You", "", f"Explain shop/cart.py:{line}-{line}"]
+    assert r["chat"][4:7] == ["## Hearth", "", answer]
+    chats = [q for q in standin.requests if q.path == "/v1/chat/completions"]
+    assert len(chats) == 1 and "def add(self, sku" in chats[0].json["messages"][-1]["content"]

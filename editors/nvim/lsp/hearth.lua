@@ -38,6 +38,15 @@ return {
       return require('hearth.status').on_progress(err, result, ctx)
     end,
   },
+  -- Code actions "Hearth: Explain" and "Hearth: Refactor…" run these commands in the editor.
+  commands = {
+    ['hearth.explain'] = function(command, ctx)
+      return require('hearth.commands').client_commands['hearth.explain'](command, ctx)
+    end,
+    ['hearth.refactor'] = function(command, ctx)
+      return require('hearth.commands').client_commands['hearth.refactor'](command, ctx)
+    end,
+  },
   on_attach = function(client, bufnr)
     require('hearth').on_attach(client, bufnr)
   end,

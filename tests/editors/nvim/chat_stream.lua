@@ -3,7 +3,11 @@ local T = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/harnes
 T.setup()
 
 T.run(function()
+  local t0 = vim.uv.hrtime()
   local src = T.open(os.getenv('HEARTH_NVIM_FILE') or 'calc.py')
+  T.result.open_ms = (vim.uv.hrtime() - t0) / 1e6
+  T.indexed()
+  T.result.indexed_ms = (vim.uv.hrtime() - t0) / 1e6
   local snapshots = {}
   local done = false
   vim.api.nvim_create_autocmd('User', {
@@ -24,6 +28,7 @@ T.run(function()
   T.wait(10000, function()
     return done
   end, 'the chat answer')
+  T.result.answered_ms = (vim.uv.hrtime() - t0) / 1e6
   local lines = vim.api.nvim_buf_get_lines(chat, 0, -1, false)
   T.result.lines = lines
   T.result.updates = #snapshots

@@ -152,6 +152,17 @@ function T.open(path)
   return bufnr, client
 end
 
+--- Wait until the server reports its index idle (`hearth/status`), with no indexing progress.
+---@return table status
+function T.indexed(ms)
+  local status = require('hearth.status')
+  T.wait(ms or 10000, function()
+    local s = status.get().status
+    return s and s.quiescent and vim.tbl_get(s, 'index', 'state') == 'idle' and status.get().progress == nil
+  end, 'the index to be idle')
+  return status.get().status
+end
+
 --- Send a request from the scenario and wait for its answer (fails on an error or timeout).
 ---@param client vim.lsp.Client
 ---@return any result

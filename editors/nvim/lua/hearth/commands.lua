@@ -112,18 +112,7 @@ function subcommands.refactor(args, rest)
     if not instruction or instruction == '' then
       return
     end
-    client:exec_cmd({
-      title = 'Hearth: refactor',
-      command = protocol.commands.refactor,
-      arguments = { { uri = vim.uri_from_bufnr(bufnr), range = range, instruction = instruction } },
-    }, { bufnr = bufnr }, function(err, result)
-      if err then
-        notify('refactor failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-      elseif type(result) == 'table' then
-        notify(result.message or (result.applied and 'applied' or 'not applied'),
-          result.applied and vim.log.levels.INFO or vim.log.levels.WARN)
-      end
-    end)
+    M.refactor(client, bufnr, { uri = vim.uri_from_bufnr(bufnr), range = range, instruction = instruction })
   end
   if rest ~= '' then
     run(rest)
@@ -131,6 +120,58 @@ function subcommands.refactor(args, rest)
     vim.ui.input({ prompt = 'Hearth refactor (' .. describe(args, range) .. '): ' }, run)
   end
 end
+
+--- Send `hearth.refactor` (the server applies the edit with workspace/applyEdit) and report.
+--- A request, not `client:exec_cmd`, which would run the client-side handler below again.
+---@param client vim.lsp.Client
+---@param bufnr integer
+---@param arg table `{uri, range, instruction?, action?, diagnostic?}`
+function M.refactor(client, bufnr, arg)
+  client:request(protocol.lsp.execute_command, { command = protocol.commands.refactor, arguments = { arg } },
+    function(err, result)
+      if err then
+        notify('refactor failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      elseif type(result) == 'table' then
+        notify(result.message or (result.applied and 'applied' or 'not applied'),
+          result.applied and vim.log.levels.INFO or vim.log.levels.WARN)
+      end
+    end, bufnr)
+end
+
+--- Client-side handlers of the server's commands that need the editor (`vim.lsp.Config.commands`):
+--- the code actions "Hearth: Explain" and "Hearth: Refactor…" arrive as these commands.
+M.client_commands = {
+  --- Explain the action's range in the chat buffer (streamed), instead of a result nobody sees.
+  [protocol.commands.explain] = function(command, ctx)
+    local client = vim.lsp.get_client_by_id(ctx.client_id)
+    local arg = (command.arguments or {})[1] or {}
+    if not client or not arg.uri then
+      return
+    end
+    local name = vim.fn.fnamemodify(vim.uri_to_fname(arg.uri), ':.')
+    local r = arg.range or { start = { line = 0 }, ['end'] = { line = 0 } }
+    require('hearth.chat').send(client, { message = '/explain', uri = arg.uri, range = arg.range },
+      { title = ('Explain %s:%d-%d'):format(name, r.start.line + 1, r['end'].line + 1), new = true })
+  end,
+  --- Refactor: ask for the instruction when the action has none, then send it to the server.
+  [protocol.commands.refactor] = function(command, ctx)
+    local client = vim.lsp.get_client_by_id(ctx.client_id)
+    local arg = vim.deepcopy((command.arguments or {})[1] or {})
+    if not client or not arg.uri then
+      return
+    end
+    local bufnr = ctx.bufnr or vim.uri_to_bufnr(arg.uri)
+    if arg.instruction or arg.action then
+      return M.refactor(client, bufnr, arg)
+    end
+    vim.ui.input({ prompt = 'Hearth refactor: ' }, function(instruction)
+      if instruction and instruction ~= '' then
+        arg.instruction = instruction
+        M.refactor(client, bufnr, arg)
+      end
+    end)
+  end,
+}
 
 function subcommands.index(_, rest)
   local client = client_or_warn()
