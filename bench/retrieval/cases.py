@@ -18,7 +18,13 @@ in the repository, so no retrieval method can be credited for a lucky homonym.
 
 from __future__ import annotations
 
+import collections
+import io
+import logging
+import pathlib
 import random
+import re
+import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +36,13 @@ from hearth.indexer.types import Chunk, ParsedFile
 from hearth.indexer.walk import IgnorePolicy, WalkEntry
 
 CALLABLE = {"function", "method", "class", "macro"}
+# Member names that the standard libraries define on their own types: a call of one of these on an
+# object the harness cannot type would credit a homonym in the repository, so such calls are left out.
+_PY_STD = {n for t in (list, dict, set, str, bytes, io.StringIO, io.BytesIO, io.TextIOWrapper, logging.Logger,
+                       threading.Event, threading.Barrier, collections.deque, pathlib.Path, re.Pattern, re.Match)
+           for n in dir(t)}
+_GO_STD = {"Error", "String", "Write", "Read", "Close", "Len", "Get", "Set", "Flags", "Lookup", "Name", "Parse",
+           "SetOutput", "Args", "Wait", "Run", "Reset", "Bytes", "Copy", "WriteString", "Output"}
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,8 @@ def build(corpus: str, language: str, files: CorpusFiles, per_kind: int = 120, s
             row = s.line - 1
             before = lines[row][: s.col] if row < len(lines) else ""
             if before.endswith(".") or before.endswith("::"):
+                if (language == "python" and s.name in _PY_STD) or (language == "go" and s.name in _GO_STD):
+                    continue
                 kind = "member"
             elif language == "go":
                 if PurePosixPath(gold_path).parent != PurePosixPath(path).parent:

@@ -25,7 +25,7 @@ import numpy as np
 
 from hearth.indexer.embedder import Embedder
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.lexical import identifiers, query_terms
+from hearth.indexer.lexical import identifiers, query_terms, split_identifier
 from hearth.indexer.parse import estimate_tokens, identifiers_near, parse_source
 from hearth.indexer.store.db import Store
 from hearth.indexer.store.search import DefRow
@@ -415,6 +415,8 @@ class ContextService:
             if language == "go":
                 pattern = "%.go" if cur_dir == "." else f"{_like_escape(cur_dir)}/%.go"
                 for d, h in self.store.defs_in_paths(rid, snap, [pattern], exclude, limit=2000):
+                    if (d.detail or "").startswith("func ("):
+                        continue  # a method needs a receiver
                     if str(PurePosixPath(d.path).parent) == cur_dir or (cur_dir == "." and "/" not in d.path):
                         cands.append((0.9, d, h))
         else:
@@ -469,14 +471,18 @@ class ContextService:
         last = re.split(r"\.|::", recv)[-1].removesuffix("()")
         out: list[tuple[float, DefRow, Hit]] = []
         # A module or package: its top-level definitions.
-        if recv == root:
+        if "()" not in recv:
             for imp in imports:
                 if imp.name != root:
                     continue
                 module = imp.scope or ""
                 if imp.detail:  # from pkg import module
                     module = f"{module}.{imp.detail}" if not module.endswith(".") else module + imp.detail
-                rows = self.store.defs_in_paths(rid, snap, _module_path_patterns(module, path, language), exclude)
+                rest = recv[len(root) :].lstrip(".:")
+                if rest and language != "go":
+                    module = f"{module}.{rest.replace('::', '.')}"
+                patterns = _module_path_patterns(module, path, language)
+                rows = self.store.defs_in_paths(rid, snap, patterns, exclude, limit=3000)
                 out += [(1.0, d, h) for d, h in rows]
             if out:
                 return out
@@ -485,6 +491,10 @@ class ContextService:
             types += [(t, 1.0) for t in _enclosing_types(before, language)]
         elif _CAP.fullmatch(last) and (site.sep == "::" or language in ("python", "typescript", "javascript")):
             types.append((last, 1.0))
+        if not types and recv.endswith("()"):  # a call's result: the method's declared return type
+            ret = self._return_type(repo, last, exclude)
+            if ret:
+                types.append((ret, 0.9))
         if not types:
             for var in dict.fromkeys([recv, last]):
                 found = _infer_type(var, before, language)
@@ -502,6 +512,8 @@ class ContextService:
                 resolved.append((t, w))
         if not resolved:
             resolved = [(t, 0.6) for t in self._types_named_like(repo, last)]
+        if not resolved and split_identifier(last):
+            resolved = [(t, 0.5) for t in self._types_named_like(repo, split_identifier(last)[-1])]
         if not resolved:
             return []
         weights = dict(resolved)
@@ -523,9 +535,9 @@ class ContextService:
 
     def _return_type(self, repo: RepoHandle, func: str, exclude: Sequence[str]) -> str | None:
         for d, _ in self.store.definitions(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
-            m = re.search(r"(?:->|\)\s*:|\)\s*\*?)\s*&?(?:mut\s+)?\*?([A-Z]\w*)", d.detail or "")
-            if m:
-                return m.group(1)
+            found = re.findall(r"(?:->|\)\s*:|\))\s*&?(?:mut\s+)?\*?([A-Z]\w*)", d.detail or "")
+            if found and found[-1] not in ("Self",):
+                return str(found[-1])
         return None
 
     def _types_named_like(self, repo: RepoHandle, var: str) -> list[str]:
@@ -694,8 +706,7 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
         return [f"{last}/%.go", f"%/{last}/%.go"]
     sep_mod = mod.replace("::", "/").replace(".", "/").removeprefix("crate/")
     stem = _like_escape(sep_mod)
-    return [f"{stem}.%", f"%/{stem}.%", f"{stem}/__init__.py", f"%/{stem}/__init__.py", f"%/{stem}/mod.rs",
-            f"%/{stem}/index.%"]
+    return [f"{stem}.%", f"%/{stem}.%", f"{stem}/%", f"%/{stem}/%"]
 
 
 def _enclosing_types(before: str, language: str | None) -> list[str]:
