@@ -108,6 +108,49 @@ class Indexer:
             snap = self.store.ensure_snapshot(repo_id, name, copy_from=prev[0] if prev else None)
         return repo_id, snap, name
 
+    # -- one indexer per repository ----------------------------------------------------------
+    def index_exclusive(
+        self,
+        root: Path,
+        *,
+        embed: bool = True,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        prefer_paths: Sequence[str] = (),
+        on_follow: Callable[[], None] | None = None,
+        poll_s: float = 0.5,
+    ) -> IndexSummary:
+        """``index`` under the repository's advisory lock.
+
+        When another process holds it, follow that process: report its progress (files and chunks
+        in the index, polled) as phase "follow" until the lock is free, then run (which then finds
+        almost everything unchanged, and completes whatever the other process left undone).
+        """
+        root = root.resolve()
+        report = progress or (lambda p: None)
+        announced = False
+        while True:
+            with self.store.indexer_lock(str(root)) as leader:
+                if leader:
+                    return self.index(root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths)
+            if not announced:
+                announced = True
+                if on_follow is not None:
+                    on_follow()
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            repo_id, snap, _ = self.snapshot_for(root)
+            c = self.store.counts(repo_id, snap, self.embedder.name if self.embedder else None)
+            report(
+                Progress(
+                    "follow",
+                    c["files"],
+                    0,
+                    f"another process is indexing: {c['files']} files, {c['chunks']} chunks, {c['embedded']} embedded",
+                )
+            )
+            time.sleep(poll_s)
+
     # -- full run ---------------------------------------------------------------------------
     def index(
         self,

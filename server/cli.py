@@ -89,7 +89,14 @@ class _Bar:
             if self.bar is not None:
                 self.bar.close()
             self.phase = p.phase
-            label = {"scan": "scanning", "parse": "parsing", "embed": "embedding", "done": "done"}[p.phase]
+            labels = {
+                "scan": "scanning",
+                "parse": "parsing",
+                "embed": "embedding",
+                "done": "done",
+                "follow": "following",
+            }
+            label = labels[p.phase]
             self.bar = (
                 None
                 if p.phase in ("scan", "done")
@@ -137,10 +144,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     core = _core(settings, embed=not args.no_embed)
     bar = _Bar(not args.no_progress and not args.json)
     try:
-        with core.store.indexer_lock(str(root)) as leader:
-            if not leader:
-                err("hearth: another Hearth process is indexing this repository; waiting for it")
-            summary = core.indexer.index(root, embed=not args.no_embed, progress=bar)
+        summary = core.indexer.index_exclusive(
+            root,
+            embed=not args.no_embed,
+            progress=bar,
+            on_follow=lambda: err("hearth: another Hearth process is indexing this repository; following it"),
+        )
     finally:
         bar.close()
     out = summary.as_json()

@@ -74,7 +74,10 @@ class IndexingService:
 
         def progress(p: Progress) -> None:
             pct = int(100 * p.done / p.total) if p.total else None
-            if p.phase == "parse":
+            if p.phase == "follow":
+                self.status.update(index={"state": "following", "files": p.done, "detail": p.message})
+                msg = p.message
+            elif p.phase == "parse":
                 self.status.update(index={"state": "indexing", "done": p.done, "total": p.total})
                 msg = f"{p.done}/{p.total} files"
             elif p.phase == "embed":
@@ -85,17 +88,18 @@ class IndexingService:
             loop.call_soon_threadsafe(sink.report, msg, pct)
 
         def run() -> str:
-            store = self.indexer.store
-            with store.indexer_lock(str(root.resolve())) as leader:
-                if not leader:
-                    return "another Hearth process is indexing this repository; following its index"
-                summary = self.indexer.index(
-                    root, embed=embed, progress=progress, cancel=self._cancel, prefer_paths=prefer_paths
-                )
-                return (
-                    f"indexed {summary.files_indexed} new files, {summary.files_unchanged} unchanged, "
-                    f"{summary.chunks} chunks, {summary.embedded} embedded in {summary.seconds:.1f}s"
-                )
+            summary = self.indexer.index_exclusive(
+                root,
+                embed=embed,
+                progress=progress,
+                cancel=self._cancel,
+                prefer_paths=prefer_paths,
+                on_follow=lambda: log.info("another Hearth process is indexing %s; following it", root),
+            )
+            return (
+                f"indexed {summary.files_indexed} new files, {summary.files_unchanged} unchanged, "
+                f"{summary.chunks} chunks, {summary.embedded} embedded in {summary.seconds:.1f}s"
+            )
 
         try:
             message = await asyncio.to_thread(run)
