@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 CHAT_HOLE = "<<FILL_HERE>>"
@@ -31,8 +31,20 @@ class FimTemplate:
 
     @property
     def special_tokens(self) -> tuple[str, ...]:
+        """The FIM markers, which must be single special tokens of the served model."""
         toks = [self.prefix.strip(), self.suffix.strip(), self.middle.strip()]
         return tuple(t for t in toks if t)
+
+    @property
+    def repo_tokens(self) -> tuple[str, ...]:
+        """The repository-level markers (``file_sep`` context), checked like the FIM markers."""
+        if self.context != "file_sep":
+            return ()
+        return tuple(t for t in (self.repo_name.strip(), self.file_sep.strip()) if t)
+
+    def with_comment_context(self) -> FimTemplate:
+        """This template with cross-file context given as comments (for a model lacking repo tokens)."""
+        return replace(self, context="comment", repo_name="", file_sep="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,7 @@ def _comment_block(snippets: Sequence[ContextSnippet], comment: str) -> str:
 
 def render_fim(
     t: FimTemplate,
+    /,
     *,
     snippets: Sequence[ContextSnippet],
     repo_name: str,
@@ -93,6 +106,12 @@ def render_fim(
     suffix: str,
     comment: str,
 ) -> str:
+    """The FIM prompt: other files first (stable order), then the file's header, then the cursor.
+
+    Repository-level templates give each snippet as a file of its own (``<|file_sep|>path``); the
+    others quote snippets as line comments at the top of the prefix. ``prefix`` and ``suffix`` are
+    the text before and after the cursor, already bounded by the caller.
+    """
     if t.context == "file_sep" and t.file_sep:
         head = f"{t.repo_name}{repo_name}\n" if t.repo_name else ""
         for s in snippets:
@@ -102,7 +121,7 @@ def render_fim(
     else:
         head = ""
         ctx = _comment_block(snippets, comment)
-        pre = (ctx + f"{comment} Path: {path}\n" if ctx else "") + prefix
+        pre = f"{ctx}{comment} Path: {path}\n{prefix}"
     if t.order == "spm":
         return f"{head}{t.suffix}{suffix}{t.prefix}{pre}{t.middle}"
     return f"{head}{t.prefix}{pre}{t.suffix}{suffix}{t.middle}"
@@ -111,7 +130,11 @@ def render_fim(
 def render_chat_fill(
     *, snippets: Sequence[ContextSnippet], path: str, language: str | None, prefix: str, suffix: str
 ) -> list[dict[str, str]]:
-    """A hole-filling prompt for chat models without FIM training (e.g. Llama 3.x 70B)."""
+    """A hole-filling prompt for chat models without FIM training (e.g. Llama 3.x 70B).
+
+    Stable parts first here too (the system message, the other files in a stable order, the
+    file's path), so that vLLM's prefix cache serves consecutive requests.
+    """
     system = (
         "You complete code. The user shows a file with the marker " + CHAT_HOLE + " where the cursor is. "
         "Answer with only the code that replaces the marker, in one fenced code block, nothing else. "
@@ -126,18 +149,39 @@ def render_chat_fill(
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|$)", re.DOTALL)
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n?```|$)", re.DOTALL)
+_PROSE = re.compile(r"^(here|sure|certainly|the |this |i |to |you |it |okay|ok[,.!])", re.IGNORECASE)
 
 
 def extract_chat_fill(answer: str, prefix: str, suffix: str) -> str:
-    """Strictly extract the inserted code from a chat model's answer ('' when unusable)."""
+    """Strictly extract the inserted code from a chat model's answer ('' when unusable).
+
+    The answer must be one fenced code block, or (for models that ignore the instruction) a few
+    lines of bare code that do not read like prose. Echoes of the hole marker are refused; an echo
+    of the code around the hole (the cursor's line, or whole lines of the prefix) is cut away.
+    """
     m = _FENCE.search(answer)
-    code = m.group(1) if m else answer.strip()
-    if CHAT_HOLE in code:
+    if m:
+        code = m.group(1)
+    else:
+        bare = answer.strip("\n")
+        if not bare.strip() or "```" in bare or len(bare.split("\n")) > 3 or _PROSE.match(bare.strip()):
+            return ""
+        code = bare
+    if CHAT_HOLE in code or "FILL_HERE" in code:
         return ""
     code = code.rstrip("\n")
-    # A model that echoed the surrounding line: cut what repeats the prefix's last line.
-    last = prefix.rsplit("\n", 1)[-1]
-    if last.strip() and code.startswith(last):
-        code = code[len(last) :]
+    before = prefix.rsplit("\n", 1)[-1]
+    # A model that rewrote the region around the hole: keep what follows the last prefix line it echoed.
+    if before.strip():
+        head = before.lstrip()
+        for ln_start in [0, *(i + 1 for i, ch in enumerate(code) if ch == "\n")]:
+            line = code[ln_start:]
+            if line.lstrip(" \t").startswith(head):
+                code = line.lstrip(" \t")[len(head) :]
+                break
+    else:
+        prev = [ln for ln in prefix.split("\n")[-4:-1] if ln.strip()]
+        if prev and code.lstrip("\n").startswith(prev[-1]):
+            code = code.lstrip("\n")[len(prev[-1]) :].lstrip("\n")
     return code

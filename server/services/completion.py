@@ -1,8 +1,14 @@
 """Inline completion: snapshot -> context -> prompt -> model stream -> post-process -> item.
 
 Request lifecycle: one in-flight request per document (a newer one cancels the older, which
-closes its HTTP stream so vLLM frees the slot), a debounce before the model is asked, and a
-cache keyed by the prefix that also serves the user typing along an earlier suggestion.
+closes its HTTP stream so vLLM frees the slot); a debounce before the model is asked that adapts
+to the typing speed (a moving average of the intervals between requests per document); a cache
+keyed by the pruned prefix (the text just before the cursor and the rest of its line) that also
+serves the user typing along an earlier suggestion.
+
+Prompts are laid out for vLLM's prefix cache: the retrieved context stays the same while the
+cursor stays on one line (new hits are appended after the old ones), the prefix window starts at
+a line number aligned to 32 so that it moves rarely, and the suffix is bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.parse import estimate_tokens
+from hearth.indexer.types import Hit
 from hearth.server.config import Settings
 from hearth.server.model.client import ModelError
 from hearth.server.model.prompts import (
@@ -29,11 +37,18 @@ from hearth.server.model.prompts import (
 from hearth.server.services.context import ContextResult, ContextService
 from hearth.server.services.documents import Documents
 from hearth.server.services.models import ModelRoles
-from hearth.server.services.postprocess import is_multiline_position, postprocess
+from hearth.server.services.postprocess import decide_multiline, postprocess
 from hearth.server.services.status import StatusService
 from hearth.server.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+CACHE_KEY_CHARS = 200  # the pruned prefix: this much text before the cursor keys the cache
+TYPE_ALONG_CHARS = 256  # at most this much typed along a cached suggestion is served from it
+SUFFIX_MAX_CHARS = 1_200  # the suffix is bounded (it follows the cursor, so it never hits the prefix cache)
+PREFIX_ALIGN_LINES = 32  # the prefix window starts on a multiple of this: it moves once every 32 lines
+TYPING_PAUSE_S = 1.0  # intervals longer than this are pauses, not typing
+SINGLE_LINE_MAX_TOKENS = 48
 
 
 class DocumentNotOpen(LookupError):
@@ -50,8 +65,47 @@ class CompletionItemOut:
 
 @dataclass
 class _Cached:
-    prefix: str
+    key: str  # the last CACHE_KEY_CHARS before the cursor
+    rest: str  # the rest of the cursor's line
     text: str
+
+
+@dataclass
+class _LastContext:
+    path: str
+    line: int
+    items: list[Hit]
+
+
+@dataclass
+class _Typing:
+    """Keystroke rhythm of one document: an exponential moving average of request intervals."""
+
+    last: float = 0.0
+    avg_s: float | None = None
+
+    def tick(self, now: float) -> None:
+        if self.last:
+            gap = now - self.last
+            if gap < TYPING_PAUSE_S:
+                self.avg_s = gap if self.avg_s is None else 0.7 * self.avg_s + 0.3 * gap
+        self.last = now
+
+
+def adaptive_debounce_s(base_ms: int, avg_interval_s: float | None) -> float:
+    """How long to wait before asking the model, from the typing rhythm.
+
+    ``base_ms`` 0 turns debouncing off. While the user types fast (keystrokes less than 350 ms
+    apart) the wait is a little longer than their usual interval (at most 250 ms), so that a
+    burst of keystrokes costs no model request until it pauses; a slow typist, whose next key is
+    unlikely to come soon, waits only ``base_ms``.
+    """
+    if base_ms <= 0:
+        return 0.0
+    base = base_ms / 1000
+    if avg_interval_s is None or avg_interval_s >= 0.35:
+        return base
+    return max(base, min(0.25, avg_interval_s * 1.2))
 
 
 @dataclass
@@ -62,6 +116,7 @@ class CompletionStats:
     empty: int = 0
     errors: int = 0
     cache_hits: int = 0
+    model_requests: int = 0
     accepted: int = 0
     partially_accepted: int = 0
     dismissed: int = 0
@@ -96,11 +151,14 @@ class CompletionService:
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._cache: OrderedDict[str, list[_Cached]] = OrderedDict()
         self._ids = itertools.count(1)
-        self._warned: set[str] = set()
+        self._warned: dict[str, str] = {}  # warning key -> the problem text shown in the status
+        self._typing: dict[str, _Typing] = {}
+        self._last_context: dict[str, _LastContext] = {}
 
     # -- public API --------------------------------------------------------------------------
     async def complete(self, uri: str, line: int, col: int, *, debounce: bool = True) -> list[CompletionItemOut]:
         """Complete at (line, col) (0-based, code points); a newer request for the document wins."""
+        self._typing.setdefault(uri, _Typing()).tick(time.monotonic())
         previous = self._inflight.get(uri)
         if previous is not None and not previous.done():
             previous.cancel()
@@ -138,6 +196,10 @@ class CompletionService:
         return self.last_trace
 
     # -- the pipeline --------------------------------------------------------------------------
+    def debounce_s(self, uri: str) -> float:
+        typing = self._typing.get(uri)
+        return adaptive_debounce_s(self.settings.completion.debounce_ms, typing.avg_s if typing else None)
+
     async def _complete(self, uri: str, line: int, col: int, debounce: bool) -> list[CompletionItemOut]:
         doc = self.documents.get(uri)
         if doc is None:
@@ -145,14 +207,18 @@ class CompletionService:
         self.stats.requests += 1
         cfg = self.settings.completion
         started = time.perf_counter()
-        text = doc.text
+        eol = "\r\n" if "\r\n" in doc.text else "\n"
+        text = doc.text.replace("\r\n", "\n") if eol == "\r\n" else doc.text
         lines = text.split("\n")
         line = max(0, min(line, len(lines) - 1))
         col = max(0, min(col, len(lines[line])))
-        lo = max(0, line - cfg.prefix_lines)
+        lo = max(0, line - cfg.prefix_lines) // PREFIX_ALIGN_LINES * PREFIX_ALIGN_LINES
         hi = min(len(lines), line + 1 + cfg.suffix_lines)
         prefix = "\n".join([*lines[lo:line], lines[line][:col]])
         suffix = "\n".join([lines[line][col:], *lines[line + 1 : hi]])
+        if len(suffix) > SUFFIX_MAX_CHARS:
+            cut = suffix.rfind("\n", 0, SUFFIX_MAX_CHARS)
+            suffix = suffix[: cut if cut > 0 else SUFFIX_MAX_CHARS]
         trace: dict[str, Any] = {
             "id": None,
             "uri": uri,
@@ -164,39 +230,44 @@ class CompletionService:
             "text": None,
             "outcome": None,
         }
-        cached = self._from_cache(uri, prefix)
+        rest_of_line = lines[line][col:]
+        cached = self._from_cache(uri, prefix, rest_of_line)
         if cached:
             self.stats.cache_hits += 1
             trace["outcome"], trace["text"] = "cache", cached
-            return self._finish(uri, trace, cached, line, col, started)
-        if debounce and cfg.debounce_ms:
-            await asyncio.sleep(cfg.debounce_ms / 1000)
+            return self._finish(uri, trace, cached, line, col, started, eol)
+        wait = self.debounce_s(uri) if debounce else 0.0
+        trace["debounce_ms"] = round(wait * 1000, 1)
+        if wait:
+            await asyncio.sleep(wait)
+            started += wait  # the debounce is waiting, not work: traces time the work
         if not cfg.enabled:
             trace["outcome"] = "disabled"
-            return self._finish(uri, trace, "", line, col, started)
+            return self._finish(uri, trace, "", line, col, started, eol)
 
         await self.models.ensure_probed()
         self.status.update(models=self.models.status_json())
         mode = self.models.mode
+        self._report_template_problem()
 
         t0 = time.perf_counter()
         ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+        items = self._stable_context(uri, doc.path or uri, line, ctx.items)
         trace["stages"]["context_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
-        snippets = [
-            ContextSnippet(h.path, h.start_line, h.end_line, h.text)
-            for h in sorted(ctx.items, key=lambda h: (h.path, h.start_line))  # a stable order: prefix-cache hits
-        ]
-        trace["context"] = [dict(h.as_json(), used=True) for h in ctx.items]
+        snippets = [ContextSnippet(h.path, h.start_line, h.end_line, h.text) for h in items]
+        trace["context"] = [dict(h.as_json(), used=True) for h in items]
+        t0 = time.perf_counter()
         multiline = {"always": True, "never": False}.get(cfg.multiline, None)
         if multiline is None:
-            multiline = is_multiline_position(prefix, suffix)
-        t0 = time.perf_counter()
+            loaded = self.registry.for_path(doc.path or uri)
+            multiline = decide_multiline(prefix, suffix, loaded.parser() if loaded else None)
+        trace["multiline"] = multiline
         lang = self.registry.name_for_path(doc.path or uri)
         comment = "#"
         if lang and lang in self.registry.specs:
             comment = self.registry.specs[lang].comment
-        max_tokens = cfg.max_tokens if multiline else min(cfg.max_tokens, 48)
+        max_tokens = cfg.max_tokens if multiline else min(cfg.max_tokens, SINGLE_LINE_MAX_TOKENS)
         if mode == "off":
             template = self.models.template or self.models.templates["qwen"]
             trace["prompt"] = render_fim(
@@ -214,7 +285,9 @@ class CompletionService:
                 for role, st in (("completion", self.models.completion), ("chat", self.models.chat))
             )
             self._warn_once("model-off", "no completion model reachable: " + trace["error"])
-            return self._finish(uri, trace, "", line, col, started)
+            return self._finish(uri, trace, "", line, col, started, eol)
+        self._recovered("model-off")
+        role = "completion" if mode == "fim" else "chat"
         try:
             if mode == "fim":
                 assert self.models.template is not None and self.models.completion_client is not None
@@ -238,16 +311,19 @@ class CompletionService:
                 trace["prompt"] = messages[-1]["content"]
                 trace["stages"]["prompt_ms"] = round((time.perf_counter() - t0) * 1000, 3)
                 answer = await self._generate_chat(messages, max_tokens * 2, trace)
+                trace["answer"] = answer
                 raw = extract_chat_fill(answer, prefix, suffix)
         except ModelError as exc:
             self.stats.errors += 1
             trace["outcome"], trace["error"] = "error", str(exc)
-            role = "completion" if mode == "fim" else "chat"
             if exc.kind in ("down", "timeout"):
                 self.models.mark_down(role, exc)
                 self.status.update(models=self.models.status_json())
-            self._warn_once(f"{role}-{exc.kind}", f"{role} model: {exc}")
-            return self._finish(uri, trace, "", line, col, started)
+            self._warn_once(f"{role}-failing", f"{role} model: {exc}")
+            return self._finish(uri, trace, "", line, col, started, eol)
+        if self.models.mark_up(role):
+            self.status.update(models=self.models.status_json())
+        self._recovered(f"{role}-failing")
         trace["raw"] = raw
         t0 = time.perf_counter()
         out = postprocess(raw, prefix, suffix, multiline=multiline)
@@ -255,8 +331,34 @@ class CompletionService:
         trace["text"] = out
         trace["outcome"] = "shown" if out else "empty"
         if out:
-            self._remember(uri, prefix, out)
-        return self._finish(uri, trace, out, line, col, started)
+            self._remember(uri, prefix, rest_of_line, out)
+        return self._finish(uri, trace, out, line, col, started, eol)
+
+    def _stable_context(self, uri: str, path: str, line: int, fresh: list[Hit]) -> list[Hit]:
+        """The context to use: while the cursor stays on one line, the previous request's context
+        keeps its place (and its order) and only new hits are appended, so the prompt's leading
+        tokens stay the same from keystroke to keystroke. On another line: the fresh context in a
+        stable order (by path and line)."""
+        budget = self.settings.completion.context_tokens
+        last = self._last_context.get(uri)
+        if last is None or last.line != line or last.path != path:
+            items = sorted(fresh, key=lambda h: (h.path, h.start_line))
+        else:
+            have = {(h.path, h.start_line) for h in last.items}
+            added = sorted(
+                (h for h in fresh if (h.path, h.start_line) not in have), key=lambda h: (h.path, h.start_line)
+            )
+            items = [*last.items, *added]
+            if added:
+                fresh_keys = {(h.path, h.start_line) for h in fresh}
+                # Over budget: drop old hits the new retrieval no longer finds (from the end), then new ones.
+                while sum(estimate_tokens(h.text) for h in items) > budget:
+                    stale = [i for i, h in enumerate(items) if (h.path, h.start_line) not in fresh_keys]
+                    items.pop(stale[-1] if stale else len(items) - 1)
+        self._last_context[uri] = _LastContext(path, line, items)
+        while len(self._last_context) > 100:
+            self._last_context.pop(next(iter(self._last_context)))
+        return items
 
     async def _context(
         self, root: str | None, path: str, text: str, line: int, col: int, window: tuple[int, int]
@@ -287,6 +389,7 @@ class CompletionService:
         limit_chars = int(max_tokens * self.models.chars_per_token * 3) + 64
         first = None
         deadline = self.settings.models.completion.timeout_ms / 1000
+        self.stats.model_requests += 1
         try:
             async with asyncio.timeout(deadline):
                 async for delta in client.stream_completion(prompt, max_tokens=max_tokens, stop=stops[:4]):
@@ -307,11 +410,15 @@ class CompletionService:
         assert client is not None
         t0 = time.perf_counter()
         parts: list[str] = []
-        deadline = self.settings.models.chat.timeout_ms / 1000
+        # Completion through the chat role keeps the completion deadline: a late suggestion is useless.
+        deadline = min(self.settings.models.chat.timeout_ms, self.settings.models.completion.timeout_ms) / 1000
+        self.stats.model_requests += 1
         try:
             async with asyncio.timeout(deadline):
                 async for delta in client.stream_chat(messages, max_tokens=max_tokens, temperature=0.0):
                     parts.append(delta)
+                    if sum(map(len, parts)) > 64 * max_tokens:
+                        break  # a runaway answer
         except TimeoutError as exc:
             raise ModelError("timeout", f"no complete answer within {deadline:.1f}s") from exc
         trace["stages"]["model_ms"] = round((time.perf_counter() - t0) * 1000, 3)
@@ -319,7 +426,7 @@ class CompletionService:
 
     # -- helpers -----------------------------------------------------------------------------------
     def _finish(
-        self, uri: str, trace: dict[str, Any], text: str, line: int, col: int, started: float
+        self, uri: str, trace: dict[str, Any], text: str, line: int, col: int, started: float, eol: str = "\n"
     ) -> list[CompletionItemOut]:
         trace["stages"]["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
         items = []
@@ -330,7 +437,7 @@ class CompletionService:
             self.stats.ids[item_id] = len(text)
             if len(self.stats.ids) > 500:
                 self.stats.ids.pop(next(iter(self.stats.ids)))
-            items.append(CompletionItemOut(item_id, text, line, col))
+            items.append(CompletionItemOut(item_id, text.replace("\n", eol) if eol != "\n" else text, line, col))
         else:
             self.stats.empty += 1
         self.traces[uri] = trace
@@ -345,28 +452,49 @@ class CompletionService:
                 log.debug("trace not saved: %s", exc)
         return items
 
-    def _from_cache(self, uri: str, prefix: str) -> str | None:
+    def _from_cache(self, uri: str, prefix: str, rest: str) -> str | None:
+        """A remembered suggestion for this prefix, or for an earlier one the user typed along."""
         for entry in reversed(self._cache.get(uri, [])):
-            if prefix.startswith(entry.prefix):
-                typed = prefix[len(entry.prefix) :]
-                if entry.text.startswith(typed) and len(typed) < len(entry.text):
-                    return entry.text[len(typed) :]
+            if entry.rest != rest:
+                continue
+            for typed_len in range(0, min(len(entry.text), TYPE_ALONG_CHARS, len(prefix) + 1)):
+                head = prefix[: len(prefix) - typed_len]
+                if head.endswith(entry.key) and entry.text.startswith(prefix[len(head) :]):
+                    return entry.text[typed_len:]
         return None
 
-    def _remember(self, uri: str, prefix: str, text: str) -> None:
+    def _remember(self, uri: str, prefix: str, rest: str, text: str) -> None:
         entries = self._cache.setdefault(uri, [])
-        entries.append(_Cached(prefix, text))
+        entries.append(_Cached(prefix[-CACHE_KEY_CHARS:], rest, text))
         del entries[:-20]
         self._cache.move_to_end(uri)
         while len(self._cache) > 100:
             self._cache.popitem(last=False)
 
     def _warn_once(self, key: str, message: str) -> None:
+        """Show a warning in the status once, until the problem has gone away."""
         if key in self._warned:
             return
-        self._warned.add(key)
+        self._warned[key] = message
         self.status.update(problem=message)
         log.warning(message)
+
+    def _recovered(self, key: str) -> None:
+        message = self._warned.pop(key, None)
+        if message is None:
+            return
+        if message in self.status.problems:
+            self.status.problems.remove(message)
+        log.info("recovered: %s", message)
+        self.status.update()
+
+    def _report_template_problem(self) -> None:
+        problem = self.models.template_problem
+        if problem and self.models.mode != "fim":
+            fallback = "the chat model" if self.models.mode == "chat" else "nothing (completion is off)"
+            self._warn_once("template", f"completion: {problem}; completing with {fallback} instead")
+        elif not problem:
+            self._recovered("template")
 
     def cancel_all(self) -> None:
         for t in self._inflight.values():
