@@ -3,7 +3,7 @@
  * language client, and registers the commands. Nothing runs at import time.
  */
 import * as vscode from 'vscode';
-import { ExecuteCommandRequest } from 'vscode-languageclient/node';
+import { ExecuteCommandRequest, type Range } from 'vscode-languageclient/node';
 import { ChatView } from './chat/view';
 import { HearthClient, errorMessage } from './client';
 import { CHAT_VIEW_ID, Command } from './commandIds';
@@ -45,21 +45,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     };
 
     const commands: Record<string, (...args: unknown[]) => unknown> = {
-        [Command.explain]: async () => {
-            const editor = vscode.window.activeTextEditor;
-            if (!editor) {
+        // From a code action the server passes [{uri, range}]; from the palette, the selection.
+        [Command.explain]: async (arg?: unknown) => {
+            const target = targetOf(arg, client.running);
+            if (!target) {
                 return;
             }
             await focusChat();
-            await chat.ask('/explain', { uri: editor.document.uri, range: selectionOrLine(editor) });
+            await chat.ask('/explain', target);
         },
-        [Command.refactor]: async () => {
-            const editor = vscode.window.activeTextEditor;
-            const c = editor && running();
-            if (!editor || !c) {
+        [Command.refactor]: async (arg?: unknown) => {
+            const c = running();
+            const target = c && targetOf(arg, c);
+            if (!c || !target) {
                 return;
             }
-            const instruction = await vscode.window.showInputBox({
+            const given = typeof arg === 'object' && arg !== null ? (arg as Partial<RefactorArgs> & { action?: string }) : {};
+            if (given.action) {
+                // A code action of a client without resolve support: the server knows what to do.
+                await c.sendRequest(ExecuteCommandRequest.type, { command: ServerCommand.refactor, arguments: [arg] });
+                return;
+            }
+            const instruction = given.instruction ?? await vscode.window.showInputBox({
                 title: 'Hearth: Refactor',
                 prompt: 'How should the selection change?',
                 placeHolder: 'e.g. extract the loop into a function',
@@ -69,8 +76,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 return;
             }
             const args: RefactorArgs = {
-                uri: editor.document.uri.toString(),
-                range: c.code2ProtocolConverter.asRange(selectionOrLine(editor)),
+                uri: target.uri.toString(),
+                range: c.code2ProtocolConverter.asRange(target.range),
                 instruction: instruction.trim(),
             };
             const result = await vscode.window.withProgress(
@@ -95,7 +102,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 arguments: full ? [{ full }] : [],
             })) as ReindexResult | null;
             if (result && !result.started) {
-                void vscode.window.showInformationMessage('Hearth: indexing is already running.');
+                void vscode.window.showInformationMessage(`Hearth: ${result.reason ?? 'indexing is already running.'}`);
             }
         },
         [Command.chat]: () => focusChat(),
@@ -169,6 +176,22 @@ export async function deactivate(): Promise<void> {
     const client = active;
     active = undefined;
     await client?.stop();
+}
+
+/**
+ * What explain/refactor act on: the `{uri, range}` a code action passed (protocol types), or the
+ * active editor's selection (or line).
+ */
+function targetOf(
+    arg: unknown,
+    c: { protocol2CodeConverter: { asRange(r: Range): vscode.Range } } | undefined,
+): { uri: vscode.Uri; range: vscode.Range } | undefined {
+    const given = typeof arg === 'object' && arg !== null ? (arg as { uri?: unknown; range?: Range }) : {};
+    if (typeof given.uri === 'string' && given.range && c) {
+        return { uri: vscode.Uri.parse(given.uri), range: c.protocol2CodeConverter.asRange(given.range) };
+    }
+    const editor = vscode.window.activeTextEditor;
+    return editor ? { uri: editor.document.uri, range: selectionOrLine(editor) } : undefined;
 }
 
 /** The selection, or the cursor's line when nothing is selected. */

@@ -23,19 +23,31 @@ import {
 export type Health = 'ok' | 'warning' | 'error';
 
 export interface IndexStatus {
-    state: 'idle' | 'indexing' | 'error';
+    /** `starting` until the database opened; `disabled` without a workspace folder. */
+    state: 'starting' | 'idle' | 'indexing' | 'embedding' | 'error' | 'disabled';
     files: number;
     chunks: number;
     pending: number;
     embedded: number;
     skipped: number;
+    /** While `indexing`: files done of total. */
+    done?: number;
+    total?: number;
+    /** Why, when `error`. */
+    detail?: string;
 }
 
 export interface ModelStatus {
-    state: 'ok' | 'down' | 'unset';
+    /** `probing` until the server has asked the model endpoint. */
+    state: 'ok' | 'down' | 'unset' | 'probing';
     model?: string;
     mode?: 'fim' | 'chat' | 'off';
     detail?: string;
+}
+
+export interface DatabaseStatus {
+    state: 'starting' | 'ok' | 'error';
+    detail: string;
 }
 
 export interface HearthStatus {
@@ -44,6 +56,9 @@ export interface HearthStatus {
     message: string;
     index?: IndexStatus;
     models?: { completion?: ModelStatus; chat?: ModelStatus };
+    database?: DatabaseStatus;
+    /** Only in the `hearth.status` command's result: the server's inline completion counters. */
+    completion_stats?: Record<string, number>;
 }
 
 export const StatusNotification = new NotificationType<HearthStatus>('hearth/status');
@@ -157,6 +172,8 @@ export interface ReindexArgs {
 
 export interface ReindexResult {
     started: boolean;
+    /** Why not, when `started` is false because the index is unavailable. */
+    reason?: string;
 }
 
 export interface ExplainArgs {

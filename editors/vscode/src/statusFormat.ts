@@ -84,11 +84,16 @@ function tooltipFor(input: StatusInput): string {
     }
     const index = status?.index;
     if (index) {
+        const progress = index.total ? ` ${index.done ?? 0}/${index.total}` : '';
         lines.push(
             '',
-            `Index: ${index.state}, ${index.files ?? 0} files, ${index.chunks ?? 0} chunks, ` +
+            `Index: ${index.state}${progress}, ${index.files ?? 0} files, ${index.chunks ?? 0} chunks, ` +
                 `${index.embedded ?? 0} embedded, ${index.pending ?? 0} pending, ${index.skipped ?? 0} skipped`,
         );
+    }
+    const database = status?.database;
+    if (database) {
+        lines.push('', `Database: ${database.state}${database.detail ? ` — ${escapeMarkdown(database.detail)}` : ''}`);
     }
     const models = status?.models;
     if (models) {

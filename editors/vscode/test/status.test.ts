@@ -90,3 +90,17 @@ test('the status bar item applies the presentation', () => {
     assert.equal(bar.status, undefined);
     bar.dispose();
 });
+
+test('the tooltip carries the database and the indexing progress of hearth/status', () => {
+    const view = formatStatus({
+        client: 'running',
+        status: {
+            ...ready,
+            quiescent: false,
+            index: { state: 'indexing', files: 0, chunks: 0, pending: 0, embedded: 0, skipped: 0, done: 3, total: 12 },
+            database: { state: 'ok', detail: 'pgvector 0.8.0' },
+        },
+    });
+    assert.match(view.tooltip, /Index: indexing 3\/12, 0 files/);
+    assert.match(view.tooltip, /Database: ok — pgvector 0\.8\.0/);
+});
