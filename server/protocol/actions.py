@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
 
 from hearth.server.protocol import methods
 from hearth.server.services.actions import KINDS
@@ -199,8 +200,10 @@ def register_actions(server: HearthLanguageServer) -> None:
         action.edit = workspace_edit(ls, plan)
         return action
 
+    # pygls resolves a command handler's annotations at run time: ``base`` is the same server, typed.
     @server.command(methods.CMD_REFACTOR)
-    async def refactor(ls: HearthLanguageServer, *args: Any) -> dict[str, Any]:
+    async def refactor(base: LanguageServer, *args: Any) -> dict[str, Any]:
+        ls = cast("HearthLanguageServer", base)
         arg = args[0] if args else None
         uri = _get(arg, "uri")
         if not uri:
@@ -223,7 +226,8 @@ def register_actions(server: HearthLanguageServer) -> None:
         return {"applied": True, "message": plan.summary()}
 
     @server.command(methods.CMD_EXPLAIN)
-    async def explain(ls: HearthLanguageServer, *args: Any) -> str:
+    async def explain(base: LanguageServer, *args: Any) -> str:
+        ls = cast("HearthLanguageServer", base)
         arg = args[0] if args else None
         uri = _get(arg, "uri")
         if not uri:

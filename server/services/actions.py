@@ -91,7 +91,7 @@ class ActionService:
             raise BadRequest(f"unknown action {action!r}")
         if action == "refactor" and not (instruction and instruction.strip()):
             raise BadRequest("missing argument: instruction")
-        target = self.g.target(uri, start, end)
+        target = self.g.target(uri, start, end, whole_definition=action != "refactor")
         values = target.values()
         if action == "refactor":
             turn = self.g.templates.task("refactor", instruction=instruction, **values)

@@ -210,8 +210,11 @@ class Grounding:
             raise BadRequest(f"{uri} is neither open nor a readable file")
         return loc.root, loc.path, text, None
 
-    def target(self, uri: str, start: tuple[int, int] | None, end: tuple[int, int] | None) -> Target:
-        """The lines a request points at: the selection's lines, or the definition around an empty one."""
+    def target(
+        self, uri: str, start: tuple[int, int] | None, end: tuple[int, int] | None, *, whole_definition: bool = False
+    ) -> Target:
+        """The lines a request points at: the selection's lines, or the definition around an empty one
+        (around any selection within one line when ``whole_definition``)."""
         root, path, text, version = self.document(uri)
         lines = text.split("\n")
         n = len(lines)
@@ -226,7 +229,7 @@ class Grounding:
         if end < start:
             raise BadRequest("the range ends before it starts")
         s_line, e_line = start[0], min(end[0], n - 1)
-        if start == end:
+        if start == end or (whole_definition and start[0] == end[0]):
             s_line, e_line = self.definition_around(path, text, start[0])
         elif end[1] == 0 and end[0] > start[0]:
             e_line = end[0] - 1
