@@ -155,15 +155,15 @@ def _subsequence(short: str, long: str) -> bool:
 
 def _type_patterns(var: str, language: str | None) -> list[re.Pattern[str]]:
     v = re.escape(var)
-    t = r"([A-Za-z_][\w.]*)"
+    t = r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
     pats = [
-        rf"\b{v}\s*:\s*[\"']?(?:&\s*)?(?:mut\s+)?(?:Optional\[)?{t}",  # annotations, TS/Rust types
-        rf"\b{v}\s*(?::\s*[^=]+)?=\s*(?:await\s+)?(?:new\s+)?&?{t}\s*[\(\{{<]",  # constructors and calls
-        rf"\b{v}\s*:=\s*&?{t}\s*[\(\{{]",  # Go short declarations
-        rf"\bwith\s+{t}\s*\(.*\bas\s+{v}\b",  # Python with ... as var
-        rf"\b{v}\s+\*?{t}\s*[,)]",  # Go parameters and receivers
-        rf"\bvar\s+{v}\s+\*?{t}",  # Go var declarations
-        rf"\blet\s+(?:mut\s+)?{v}\s*=\s*&?(?:mut\s+)?{t}(?:::\w+)?\s*[\(\{{]",  # Rust let x = T::new( / T {
+        rf"\b{v}[ \t]*:[ \t]*[\"']?(?:&[ \t]*)?(?:mut[ \t]+)?(?:Optional\[)?{t}",  # annotations, TS/Rust types
+        rf"\b{v}[ \t]*(?::[ \t]*[^=]+)?=[ \t]*(?:await[ \t]+)?(?:new[ \t]+)?&?{t}[ \t]*[\(\{{<]",  # constructors and calls
+        rf"\b{v}[ \t]*:=[ \t]*&?{t}[ \t]*[\(\{{]",  # Go short declarations
+        rf"\bwith[ \t]+{t}[ \t]*\(.*\bas[ \t]+{v}\b",  # Python with ... as var
+        rf"\b{v}[ \t]+\*?{t}[ \t]*[,)]",  # Go parameters and receivers
+        rf"\bvar[ \t]+{v}[ \t]+\*?{t}",  # Go var declarations
+        rf"\blet[ \t]+(?:mut[ \t]+)?{v}[ \t]*=[ \t]*&?(?:mut[ \t]+)?{t}(?:::\w+)?[ \t]*[\(\{{]",  # Rust let x = T::new( / T {
     ]
     return [re.compile(p) for p in pats]
 
@@ -238,7 +238,7 @@ class ContextService:
         timings: dict[str, float] = {}
         if repo is None:
             return ContextResult([], {"total_ms": 0.0})
-        parsed = parse_source(self.registry, path, text.encode("utf-8"))
+        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
         timings["parse_ms"] = (time.perf_counter() - started) * 1000
         exclude = [path, *[d.path for d in open_docs if d.path and d.path != path]]
         timeout = None if wait_for_all else self.source_timeout_s

@@ -1,0 +1,78 @@
+"""The cursor site and receiver-type inference used to predict the callee (no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hearth.server.services.context import (
+    CursorSite,
+    _bases,
+    _enclosing_types,
+    _infer_type,
+    _module_path_patterns,
+    cursor_site,
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "site"),
+    [
+        ("    x = obj.", CursorSite("obj", ".", "")),
+        ("    total = cart.to", CursorSite("cart", ".", "to")),
+        ("  self.ctx.fo", CursorSite("self.ctx", ".", "fo")),
+        ("let r = Regex::ne", CursorSite("Regex", "::", "ne")),
+        ("cmd.Root().", CursorSite("cmd.Root()", ".", "")),
+        ("print(comp", CursorSite(None, "", "comp")),
+        ("", CursorSite(None, "", "")),
+        ("x = 1 + ", CursorSite(None, "", "")),
+        ("名前 = データ.", CursorSite("データ", ".", "")),
+    ],
+)
+def test_cursor_site(before: str, site: CursorSite) -> None:
+    assert cursor_site(before) == site
+
+
+@pytest.mark.parametrize(
+    ("var", "buffer", "language", "expected"),
+    [
+        ("cart", "def f(cart: Cart) -> None:\n    cart.", "python", "Cart"),
+        ("c", "c = shop.Cart('me')\nc.", "python", "shop.Cart"),
+        ("fmt", "with Formatter(width=3) as fmt:\n    fmt.", "python", "Formatter"),
+        ("s", "const s = new Subscriber(dest);\ns.", "typescript", "Subscriber"),
+        ("c", "func (c *Command) Run() {\n\tc.", "go", "Command"),
+        ("root", "root := &Command{Use: \"x\"}\nroot.", "go", "Command"),
+        ("re", "let mut re = RegexBuilder::new(p)\nre.", "rust", "RegexBuilder"),
+        ("x", "x.", "python", None),
+        ("", "", "python", None),
+    ],
+)
+def test_infer_type(var: str, buffer: str, language: str, expected: str | None) -> None:
+    assert _infer_type(var, buffer, language) == expected
+
+
+def test_enclosing_type_is_the_nearest_class_or_impl() -> None:
+    buf = "class A:\n    pass\n\nclass B(A):\n    def f(self):\n        self."
+    assert _enclosing_types(buf, "python") == ["B"]
+    assert _enclosing_types("impl<'t> Fmt for Match<'t> {\n    fn f(&self) {\n        self.", "rust") == ["Match"]
+    assert _enclosing_types("no classes here", "python") == []
+
+
+def test_bases_from_signature_lines() -> None:
+    assert _bases("class Option(Parameter):") == ["Parameter"]
+    assert _bases("class Tuple(CompositeParamType[tuple[t.Any, ...]], metaclass=M):") == ["CompositeParamType"]
+    assert _bases("export class SafeSubscriber<T> extends Subscriber<T> implements Observer<T> {") == [
+        "Subscriber",
+        "Observer",
+    ]
+    assert _bases("class Plain:") == []
+
+
+def test_module_patterns() -> None:
+    assert "shop/util/strings.%" in _module_path_patterns(".util.strings", "shop/cart.py", "python")
+    assert "web/format.%" in _module_path_patterns("./format", "web/api.ts", "typescript")
+    assert "lib/x.%" in _module_path_patterns("../lib/x", "web/api.ts", "typescript")
+    assert "%/click/%" in _module_path_patterns("click", "tests/test_x.py", "python")
+    assert "doc/%.go" in _module_path_patterns("github.com/spf13/cobra/doc", "main.go", "go")
+    assert _module_path_patterns("", "a.py", "python") == []
+    # LIKE wildcards in names are escaped
+    assert "my\\_mod.%" in _module_path_patterns("my_mod", "a.py", "python")
