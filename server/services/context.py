@@ -156,14 +156,15 @@ def _subsequence(short: str, long: str) -> bool:
 def _type_patterns(var: str, language: str | None) -> list[re.Pattern[str]]:
     v = re.escape(var)
     t = r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
+    # annotations; constructors and calls; Go :=; with ... as; Go parameters; Go var; Rust let x = T::new( / T {
     pats = [
         rf"\b{v}[ \t]*:[ \t]*[\"']?(?:&[ \t]*)?(?:mut[ \t]+)?(?:Optional\[)?{t}",  # annotations, TS/Rust types
-        rf"\b{v}[ \t]*(?::[ \t]*[^=]+)?=[ \t]*(?:await[ \t]+)?(?:new[ \t]+)?&?{t}[ \t]*[\(\{{<]",  # constructors and calls
+        rf"\b{v}[ \t]*(?::[ \t]*[^=]+)?=[ \t]*(?:await[ \t]+)?(?:new[ \t]+)?&?{t}[ \t]*[\(\{{<]",
         rf"\b{v}[ \t]*:=[ \t]*&?{t}[ \t]*[\(\{{]",  # Go short declarations
         rf"\bwith[ \t]+{t}[ \t]*\(.*\bas[ \t]+{v}\b",  # Python with ... as var
         rf"\b{v}[ \t]+\*?{t}[ \t]*[,)]",  # Go parameters and receivers
         rf"\bvar[ \t]+{v}[ \t]+\*?{t}",  # Go var declarations
-        rf"\blet[ \t]+(?:mut[ \t]+)?{v}[ \t]*=[ \t]*&?(?:mut[ \t]+)?{t}(?:::\w+)?[ \t]*[\(\{{]",  # Rust let x = T::new( / T {
+        rf"\blet[ \t]+(?:mut[ \t]+)?{v}[ \t]*=[ \t]*&?(?:mut[ \t]+)?{t}(?:::\w+)?[ \t]*[\(\{{]",
     ]
     return [re.compile(p) for p in pats]
 
@@ -710,6 +711,7 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
 
 
 def _enclosing_types(before: str, language: str | None) -> list[str]:
+    # annotations; constructors and calls; Go :=; with ... as; Go parameters; Go var; Rust let x = T::new( / T {
     pats = [
         r"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_]\w*)",
         r"^\s*impl(?:<[^>]*>)?\s+(?:[\w:<>, ]+\s+for\s+)?([A-Za-z_]\w*)",
