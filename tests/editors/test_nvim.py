@@ -13,14 +13,11 @@ in ``test_nvim_server.py``.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.editors.conftest import PLUGIN, ROOT, SCENARIOS, run_scenario
+from tests.editors.conftest import PLUGIN, ROOT, run_scenario
 
 CALC = "import os\n\nx = 1\n"
 UTIL = "a = 1\nb = 2\ndef f():\n    return a + b\n"
@@ -194,22 +191,3 @@ def test_checkhealth_reports_a_missing_binary_with_a_hint(nvim: str, workspace: 
     assert "ERROR `/nonexistent/bin/hearth` not found" in report
     assert "pip install hearth-lsp" in report
     assert "OK" not in report
-
-
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (apt-get install tmux)")
-def test_tmux_session_capture_shows_ghost_text_then_the_accepted_text(nvim: str, tmp_path: Path) -> None:
-    out = tmp_path / "session.txt"
-    subprocess.run(
-        [sys.executable, str(SCENARIOS / "tmux_session.py"), str(out)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    first, second = out.read_text().split("## After <Tab>")
-    assert "|def add(a: int, b: int) -> int:" in first
-    assert "|    return a + b" in first
-    assert "-- INSERT --" in first and "H 2 files" in first
-    # The cursor is right after what was typed while the suggestion shows, at its end after <Tab>.
-    assert "\n        ^ cursor" in first
-    assert "\n                 ^ cursor" in second

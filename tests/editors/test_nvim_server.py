@@ -6,8 +6,12 @@ here on what it observed.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import hearth_command
 from tests.editors.conftest import run_scenario
@@ -191,3 +195,25 @@ def test_explain_code_action_streams_into_the_chat_buffer(
     assert r["chat"][4:7] == ["## Hearth", "", answer]
     chats = [q for q in standin.requests if q.path == "/v1/chat/completions"]
     assert len(chats) == 1 and "def add(self, sku" in chats[0].json["messages"][-1]["content"]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (apt-get install tmux)")
+def test_tmux_session_capture(
+    nvim: str, hearth_env: dict[str, str], standin: StandinServer, sample_repo: Path, tmp_path: Path
+) -> None:
+    """The terminal as the user sees it; refreshes docs/nvim-session.txt when HEARTH_NVIM_SESSION_OUT names it."""
+    from tests.editors.nvim import tmux_session
+
+    standin.configure(rules=[("<|fim_middle|>", tmux_session.ANSWER)])
+    shots = tmux_session.capture_session(sample_repo, hearth_command(), hearth_env)
+    text = tmux_session.render(shots)
+    (_, first, first_cursor), (_, second, second_cursor) = shots
+    assert "def units(self) -> int:" in first and "-- INSERT --" in first
+    assert '"""The number of units in the cart."""' in first and tmux_session.ACCEPTED in first
+    assert re.search(r"H \d+ files", first)
+    # The cursor is where typing stopped while the suggestion shows, at its end after <Tab>.
+    assert first_cursor[1] == len("        ") + 1
+    assert second_cursor == (first_cursor[0] + 1, len(tmux_session.ACCEPTED) + 1)
+    assert second.count(tmux_session.ACCEPTED) == 1
+    out = os.environ.get("HEARTH_NVIM_SESSION_OUT")
+    (Path(out) if out else tmp_path / "nvim-session.txt").write_text(text)

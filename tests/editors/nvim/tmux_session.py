@@ -1,16 +1,19 @@
-"""Capture Hearth's Neovim flow as text: Neovim runs in a tmux pane, the user types, ghost text
-shows, <Tab> accepts it; each screen is saved with ``tmux capture-pane -p``.
+"""Capture Hearth's Neovim flow as text: Neovim runs in a tmux pane with the real ``hearth serve``
+on the sample repository, the user types, ghost text shows, <Tab> accepts it; each screen is
+saved with ``tmux capture-pane -p``.
 
-    python tests/editors/nvim/tmux_session.py [OUTPUT]      (default: docs/nvim-session.txt)
+The server needs the test database and the vLLM stand-in, so the capture is made by the test
+``tests/editors/test_nvim_server.py::test_tmux_session_capture`` (which scripts the model's
+answer); to refresh ``docs/nvim-session.txt`` run it with HEARTH_NVIM_SESSION_OUT set:
 
-The server is the in-process stub of ``stub_server.lua`` (``session_init.lua``), so the capture
-shows the client's drawing exactly and does not depend on a model.
+    HEARTH_NVIM_SESSION_OUT=docs/nvim-session.txt python -m pytest tests/editors/test_nvim_server.py -k tmux
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,17 +24,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-WIDTH, HEIGHT = 72, 14
+WIDTH, HEIGHT = 76, 28
 
-CALC = '''"""Small arithmetic helpers."""
-
-import math
-
-
-def mean(values: list[float]) -> float:
-    return math.fsum(values) / len(values)
-
-'''
+# What the user types at the end of shop/cart.py (tmux key names), and the model's answer.
+TYPED = [("C-u",), ("-l", "    def units(self) -> int:"), ("Enter",), ("-l", "    ")]
+ANSWER = '"""The number of units in the cart."""\n        return sum(item.quantity for item in self.items)'
+ACCEPTED = "        return sum(item.quantity for item in self.items)"
 
 
 def find_nvim() -> str:
@@ -89,37 +87,33 @@ class Pane:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-def capture_session() -> list[tuple[str, str, tuple[int, int]]]:
-    """Run the flow; return (caption, screen) pairs."""
+def capture_session(repo: Path, cmd: list[str], env: dict[str, str]) -> list[tuple[str, str, tuple[int, int]]]:
+    """Run the flow in ``repo`` with the server ``cmd`` and environment ``env``; return the
+    (caption, screen, cursor) of each step."""
     shots: list[tuple[str, str, tuple[int, int]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Path(tmp) / "calc"
-        ws.mkdir()
-        (ws / "pyproject.toml").write_text('[project]\nname = "calc"\n')
-        (ws / "stats.py").write_text(CALC)
         state = Path(tmp) / "state"
-        env = {"XDG_STATE_HOME": str(state), "XDG_CONFIG_HOME": str(state), "XDG_DATA_HOME": str(state)}
-        cmd = [find_nvim(), "-u", "NONE", "-i", "NONE", "-S", str(HERE / "session_init.lua")]
-        pane = Pane(cmd, ws, env)
+        env = {
+            **env,
+            "XDG_STATE_HOME": str(state),
+            "XDG_CONFIG_HOME": str(state),
+            "XDG_DATA_HOME": str(state),
+            "HEARTH_NVIM_CMD": json.dumps(cmd),
+            "HEARTH_NVIM_FILE": "shop/cart.py",
+        }
+        nvim = [find_nvim(), "-u", "NONE", "-i", "NONE", "-S", str(HERE / "session_init.lua")]
+        pane = Pane(nvim, repo, env)
         try:
-            pane.wait(lambda s: "H 2 files" in s, "Neovim with Hearth attached")
+            pane.wait(lambda s: re.search(r"H \d+ files", s) is not None, "Neovim with Hearth attached and indexed")
             pane.keys("G", "o")
-            pane.keys("-l", "def add")
-            screen = pane.wait(lambda s: "return a + b" in s, "ghost text")
-            shots.append(
-                (
-                    "Insert mode after typing `def add`: the suggestion shows as ghost text",
-                    screen,
-                    pane.cursor(),
-                )
-            )
+            for keys in TYPED:
+                pane.keys(*keys)
+            screen = pane.wait(lambda s: "return sum(item.quantity" in s, "ghost text")
+            caption = "Insert mode after typing a method's first line: the suggestion shows as ghost text"
+            shots.append((caption, screen, pane.cursor()))
             pane.keys("Tab")
             screen = pane.wait(
-                lambda s: (
-                    "def add(a: int, b: int) -> int:" in s
-                    and "-- INSERT --" in s
-                    and s.count("return a + b") == 1
-                ),
+                lambda s: "-- INSERT --" in s and s.count("return sum(item.quantity") == 1 and pane.cursor()[1] > 40,
                 "the accepted text",
             )
             shots.append(("After <Tab>: the suggestion is in the buffer", screen, pane.cursor()))
@@ -132,7 +126,8 @@ def capture_session() -> list[tuple[str, str, tuple[int, int]]]:
 def render(shots: list[tuple[str, str, tuple[int, int]]]) -> str:
     parts = [
         "Hearth in Neovim 0.11: a text capture of the terminal (tmux capture-pane -p), made by",
-        "tests/editors/nvim/tmux_session.py. Ghost text is drawn as virtual text: the rest of",
+        "tests/editors/nvim/tmux_session.py against the real `hearth serve` (the model's answer",
+        "scripted in the vLLM stand-in). Ghost text is drawn as virtual text: the rest of",
         "the line after the cursor and the lines below it; <Tab> inserts it. A capture has",
         "no colours, so '^' under a screen marks the cursor: in the first screen everything",
         "right of it and below it is ghost text (drawn grey, like a comment).",
@@ -149,15 +144,5 @@ def render(shots: list[tuple[str, str, tuple[int, int]]]) -> str:
     return "\n".join(parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("output", nargs="?", default=str(ROOT / "docs" / "nvim-session.txt"))
-    args = parser.parse_args()
-    Path(args.output).write_text(render(capture_session()))
-    print(args.output)
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(__doc__)
