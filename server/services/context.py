@@ -194,6 +194,7 @@ class ContextService:
         k: int = 10,
         exclude_paths: Sequence[str] = (),
         vector: np.ndarray | None = None,
+        use_vectors: bool = True,
     ) -> list[Hit]:
         """Hybrid search: full text, symbol names and vectors, fused with RRF; best first."""
         fetch = max(k * 3, 20)
@@ -206,7 +207,7 @@ class ContextService:
             rankings.append(
                 self.store.search_symbol_names(repo.repo_id, repo.snapshot_id, idents, fetch, exclude_paths)
             )
-        if self.embedder is not None and query.strip():
+        if use_vectors and self.embedder is not None and query.strip():
             vec = vector if vector is not None else self.embedder.embed([query[:4000]])[0]
             rankings.append(
                 self.store.search_vector(
@@ -585,14 +586,8 @@ class ContextService:
     def _search_without_new_embedding(
         self, repo: RepoHandle, query: str, exclude: Sequence[str], vec: np.ndarray | None
     ) -> list[Hit]:
-        embedder, self_embedder = self.embedder, None
-        if vec is None:
-            self_embedder, self.embedder = self.embedder, None
-        try:
-            return self.search(repo, query, k=10, exclude_paths=exclude, vector=vec)
-        finally:
-            if self_embedder is not None:
-                self.embedder = embedder
+        """Hybrid search that never embeds the query here: vectors only when one is at hand."""
+        return self.search(repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None)
 
     def _refresh_query_vector(self, key: str, query: str) -> None:
         if self.embedder is None or key in self._embedding_in_flight:
