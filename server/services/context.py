@@ -17,6 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -184,6 +185,7 @@ class ContextService:
         self.source_timeout_s = source_timeout_s
         self._query_vectors: dict[str, tuple[str, np.ndarray]] = {}  # doc key -> (query text, vector)
         self._embedding_in_flight: set[str] = set()
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
 
     # -- hybrid search ----------------------------------------------------------------------------
@@ -590,19 +592,24 @@ class ContextService:
         return self.search(repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None)
 
     def _refresh_query_vector(self, key: str, query: str) -> None:
+        """Embed the query for the next request of this document, off the request's path."""
         if self.embedder is None or key in self._embedding_in_flight:
             return
         cached = self._query_vectors.get(key)
         if cached and cached[0] == query:
             return
         self._embedding_in_flight.add(key)
-        try:
-            vec = self.embedder.embed([query[-4000:]])[0]
-            self._query_vectors[key] = (query, vec)
-        except Exception as exc:
-            log.debug("query embedding failed: %s", exc)
-        finally:
-            self._embedding_in_flight.discard(key)
+        embedder = self.embedder
+
+        def work() -> None:
+            try:
+                self._query_vectors[key] = (query, embedder.embed([query[-4000:]])[0])
+            except Exception as exc:
+                log.debug("query embedding failed: %s", exc)
+            finally:
+                self._embedding_in_flight.discard(key)
+
+        self._background.submit(work)
 
     def _open_file_windows(self, path: str, query: str, open_docs: Sequence[OpenDocument]) -> list[Hit]:
         want = {i for i in identifiers(query) if len(i) > 2 and i not in KEYWORDS}
