@@ -117,6 +117,7 @@ class Hearth:
         self.core: Core | None = None
         self.indexing: IndexingService | None = None
         self.ready = asyncio.Event()
+        self.grounding.ready = self.ready
         self._tasks: set[asyncio.Task[Any]] = set()
         self.on_problem: Callable[[str], None] = lambda msg: None
 

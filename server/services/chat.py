@@ -189,6 +189,14 @@ class Grounding:
         self.prompts = PromptBuilder(self.templates, models)
         self.context: ContextService | None = None
         self.store: Store | None = None
+        self.ready: asyncio.Event | None = None  # set once the database is open (or known to be down)
+
+    async def wait_ready(self, timeout_s: float = 15.0) -> None:
+        if self.ready is not None and not self.ready.is_set():
+            try:
+                await asyncio.wait_for(self.ready.wait(), timeout_s)
+            except TimeoutError:
+                log.warning("chat: the database is not ready after %.0f s; answering without it", timeout_s)
 
     # -- documents and ranges -----------------------------------------------------------------
     def document(self, uri: str) -> tuple[str | None, str, str, int | None]:
@@ -349,6 +357,7 @@ class ChatService:
         used = sum(g.prompts.tokens(h.text) for h in extra_hits)
 
         conv_id = conversation_id or uuid.uuid4().hex
+        await g.wait_ready()
         repo_task = asyncio.ensure_future(self._history(conv_id, root, message, conversation_id is not None))
         hits = await g.gather(root, query, target, budget - used)
         history = await repo_task
@@ -382,7 +391,7 @@ class ChatService:
             return []
 
         def work() -> list[dict[str, str]]:
-            repo_id = store.find_repo(root) if root else None
+            repo_id = store.ensure_repo(root) if root else None
             store.ensure_conversation(conv_id, repo_id, title.strip().split("\n", 1)[0][:80] or "chat")
             if not resume:
                 return []
@@ -409,6 +418,7 @@ class ChatService:
             log.warning("could not save the conversation: %s", exc)
 
     async def conversations(self) -> list[dict[str, Any]]:
+        await self.g.wait_ready()
         store = self.g.store
         if store is None:
             return []
