@@ -92,19 +92,25 @@ class _Typing:
         self.last = now
 
 
-def adaptive_debounce_s(base_ms: int, avg_interval_s: float | None) -> float:
-    """How long to wait before asking the model, from the typing rhythm.
+def adaptive_debounce_s(base_ms: int, avg_interval_s: float | None, model_latency_s: float | None = None) -> float:
+    """How long to wait before asking the model, from the typing rhythm and the model's speed.
 
-    ``base_ms`` 0 turns debouncing off. While the user types fast (keystrokes less than 350 ms
-    apart) the wait is a little longer than their usual interval (at most 250 ms), so that a
-    burst of keystrokes costs no model request until it pauses; a slow typist, whose next key is
-    unlikely to come soon, waits only ``base_ms``.
+    ``base_ms`` 0 turns debouncing off. A slow typist (keystrokes 350 ms or more apart, or no
+    rhythm known yet) waits ``base_ms``. A fast typist whose next keystroke the model can beat
+    waits less than that, just enough that the answer still arrives before the next keystroke
+    (the suggestion keeps up with the typing). When the model cannot answer between two
+    keystrokes, the wait grows to a little more than the usual interval (at most 250 ms), so a
+    burst of typing costs no model request (and no aborted generation) until it pauses.
     """
     if base_ms <= 0:
         return 0.0
     base = base_ms / 1000
     if avg_interval_s is None or avg_interval_s >= 0.35:
         return base
+    if model_latency_s is not None:
+        slack = avg_interval_s - model_latency_s - 0.02
+        if slack > 0:
+            return min(base, slack)
     return max(base, min(0.25, avg_interval_s * 1.2))
 
 
@@ -154,6 +160,8 @@ class CompletionService:
         self._warned: dict[str, str] = {}  # warning key -> the problem text shown in the status
         self._typing: dict[str, _Typing] = {}
         self._last_context: dict[str, _LastContext] = {}
+        self._model_latency_s: float | None = None  # moving average of whole model answers
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     # -- public API --------------------------------------------------------------------------
     async def complete(self, uri: str, line: int, col: int, *, debounce: bool = True) -> list[CompletionItemOut]:
@@ -198,7 +206,9 @@ class CompletionService:
     # -- the pipeline --------------------------------------------------------------------------
     def debounce_s(self, uri: str) -> float:
         typing = self._typing.get(uri)
-        return adaptive_debounce_s(self.settings.completion.debounce_ms, typing.avg_s if typing else None)
+        return adaptive_debounce_s(
+            self.settings.completion.debounce_ms, typing.avg_s if typing else None, self._model_latency_s
+        )
 
     async def _complete(self, uri: str, line: int, col: int, debounce: bool) -> list[CompletionItemOut]:
         doc = self.documents.get(uri)
@@ -251,10 +261,18 @@ class CompletionService:
         self._report_template_problem()
 
         t0 = time.perf_counter()
-        ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
-        items = self._stable_context(uri, doc.path or uri, line, ctx.items)
+        last = self._last_context.get(uri)
+        if last is not None and last.line == line and last.path == (doc.path or uri):
+            # Typing within a line: the context of the line's first request, at no cost; a refresh
+            # runs in the background and appends what it finds new for the next keystroke.
+            items = last.items
+            trace["context_reused"] = True
+            self._refresh_context(uri, doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+        else:
+            ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+            items = self._stable_context(uri, doc.path or uri, line, ctx.items)
+            trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
         trace["stages"]["context_ms"] = round((time.perf_counter() - t0) * 1000, 3)
-        trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
         snippets = [ContextSnippet(h.path, h.start_line, h.end_line, h.text) for h in items]
         trace["context"] = [dict(h.as_json(), used=True) for h in items]
         t0 = time.perf_counter()
@@ -334,6 +352,26 @@ class CompletionService:
             self._remember(uri, prefix, rest_of_line, out)
         return self._finish(uri, trace, out, line, col, started, eol)
 
+    def _refresh_context(
+        self, uri: str, root: str | None, path: str, text: str, line: int, col: int, window: tuple[int, int]
+    ) -> None:
+        """Retrieve again in the background (one at a time per document) and merge the result."""
+        running = self._refreshing.get(uri)
+        if running is not None and not running.done():
+            return
+
+        async def refresh() -> None:
+            try:
+                ctx = await self._context(root, path, text, line, col, window)
+            except Exception as exc:  # a background refresh never disturbs completion
+                log.debug("context refresh failed: %s", exc)
+                return
+            last = self._last_context.get(uri)
+            if last is not None and last.line == line:
+                self._stable_context(uri, last.path, line, ctx.items)
+
+        self._refreshing[uri] = asyncio.ensure_future(refresh())
+
     def _stable_context(self, uri: str, path: str, line: int, fresh: list[Hit]) -> list[Hit]:
         """The context to use: while the cursor stays on one line, the previous request's context
         keeps its place (and its order) and only new hits are appended, so the prompt's leading
@@ -401,6 +439,7 @@ class CompletionService:
         except TimeoutError as exc:
             raise ModelError("timeout", f"no complete answer within {deadline:.1f}s") from exc
         trace["stages"]["model_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        self._note_latency(time.perf_counter() - t0)
         if first is not None:
             trace["stages"]["first_token_ms"] = round((first - t0) * 1000, 3)
         return "".join(parts)
@@ -471,6 +510,10 @@ class CompletionService:
         while len(self._cache) > 100:
             self._cache.popitem(last=False)
 
+    def _note_latency(self, seconds: float) -> None:
+        prev = self._model_latency_s
+        self._model_latency_s = seconds if prev is None else 0.8 * prev + 0.2 * seconds
+
     def _warn_once(self, key: str, message: str) -> None:
         """Show a warning in the status once, until the problem has gone away."""
         if key in self._warned:
@@ -497,5 +540,5 @@ class CompletionService:
             self._recovered("template")
 
     def cancel_all(self) -> None:
-        for t in self._inflight.values():
+        for t in [*self._inflight.values(), *self._refreshing.values()]:
             t.cancel()

@@ -82,3 +82,4 @@ def test_first_line_indent() -> None:
     # deeper than expected after an opener is trimmed to one level
     assert fix_first_indent("        pass", "if x:\n    ") == "pass"
     assert fix_first_indent("\treturn 1", "func f() {\n\t") == "return 1"
+
