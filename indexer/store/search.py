@@ -102,23 +102,31 @@ class SearchQueries:
     def search_symbol_names(
         self, repo_id: int, snapshot_id: int, names: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
     ) -> list[Hit]:
-        """Chunks holding definitions whose name matches (exactly, case-insensitively, or by trigram)."""
+        """Chunks holding definitions whose name matches (exactly 1.0, case-insensitively 0.8, by trigram 0.5).
+
+        Each hit is named after the matching definition (its symbol path and kind), not after the chunk's
+        first definition; a chunk holding several matches is named after the best one.
+        """
         if not names:
             return []
         lowered = [n.lower() for n in names]
         fuzzy = " OR (length(s.name) > 3 AND s.name %% ANY(%(names)s))" if self.has_trgm else ""
         with self.conn() as c:
             rows = c.execute(
-                f"SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS},"
+                "SELECT * FROM (SELECT DISTINCT ON (f.path, ch.start_line) f.path, ch.start_line, ch.end_line,"
+                " ch.text, CASE WHEN s.scope IS NULL THEN s.name ELSE s.scope || '.' || s.name END, s.kind,"
+                " ch.language,"
                 " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
-                " ELSE 0.5 END AS score"
+                " ELSE 0.5 END AS score,"
+                " coalesce(array_position(%(lower)s::text[], lower(s.name)), 1000) AS pos"
                 " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
                 " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
                 "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
                 " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
                 " AND NOT (f.path = ANY(%(exclude)s))"
                 f" AND (s.name = ANY(%(names)s) OR lower(s.name) = ANY(%(lower)s){fuzzy})"
-                " LIMIT %(limit)s",
+                " ORDER BY f.path, ch.start_line, score DESC, pos, s.line) m"
+                " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s",
                 {
                     "names": list(names),
                     "lower": lowered,
@@ -128,8 +136,7 @@ class SearchQueries:
                     "limit": k * 4,
                 },
             ).fetchall()
-        hits = sorted((_hit(r, "symbol") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
-        return hits[:k]
+        return [_hit(r, "symbol") for r in rows][:k]
 
     def definitions(
         self, repo_id: int, snapshot_id: int, names: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 50
@@ -149,12 +156,7 @@ class SearchQueries:
                 " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %s",
                 (repo_id, snapshot_id, list(names), list(exclude_paths), limit),
             ).fetchall()
-        out = []
-        for r in rows:
-            d = DefRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
-            h = Hit(r[0], r[7], r[8], 1.0, "definition", r[9], r[10], r[11], r[12])
-            out.append((d, h))
-        return out
+        return [_def_row(r) for r in rows]
 
     _DEF_COLUMNS = (
         "f.path, s.name, s.kind, s.scope, s.line, s.end_line, s.detail,"
@@ -265,9 +267,17 @@ class SearchQueries:
             return (row[0], int(row[1]), int(row[2]), row[3]) if row else None
 
 
+def symbol_path(scope: str | None, name: str) -> str:
+    """A definition's symbol path: its enclosing scope and its name (``Discount.apply``)."""
+    return f"{scope}.{name}" if scope else name
+
+
 def _def_row(r: Sequence[Any]) -> tuple[DefRow, Hit]:
+    """A definition and the chunk holding its first line: the chunk's lines and text (what goes into a
+    prompt), the definition's own symbol path and kind (a chunk merging several small definitions is
+    named after its first one)."""
     d = DefRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
-    return d, Hit(r[0], r[7], r[8], 1.0, "definition", r[9], r[10], r[11], r[12])
+    return d, Hit(r[0], r[7], r[8], 1.0, "definition", r[9], symbol_path(d.scope, d.name), d.kind, r[12])
 
 
 def _hit(r: Sequence[Any], source: str) -> Hit:

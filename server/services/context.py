@@ -63,15 +63,20 @@ class ContextResult:
         return [h.as_json() for h in self.items]
 
 
-def rrf(rankings: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[Hit]:
-    """Reciprocal-rank fusion of several ranked lists of hits, keyed by (path, start_line)."""
+def rrf(rankings: Sequence[Sequence[Hit]], k: int = RRF_K, weights: Sequence[float] | None = None) -> list[Hit]:
+    """Weighted reciprocal-rank fusion of ranked lists of hits, keyed by (path, start_line).
+
+    A hit found by several lists keeps the symbol and kind of the first list that found it (put the
+    most specific retriever first).
+    """
     scores: dict[tuple[str, int], float] = {}
     best: dict[tuple[str, int], Hit] = {}
     sources: dict[tuple[str, int], set[str]] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = weights[i] if weights is not None and i < len(weights) else 1.0
         for rank, h in enumerate(ranking):
             key = (h.path, h.start_line)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank + 1)
+            scores[key] = scores.get(key, 0.0) + w / (k + rank + 1)
             sources.setdefault(key, set()).add(h.source)
             if key not in best:
                 best[key] = h
@@ -81,6 +86,25 @@ def rrf(rankings: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[Hit]:
         src = sorted(sources[key])
         out.append(Hit(h.path, h.start_line, h.end_line, s, "+".join(src), h.text, h.symbol, h.kind, h.language))
     return out
+
+
+_IDENT_QUERY = re.compile(r"\s*[^\W\d][\w]*(?:(?:\.|::|#)[^\W\d]\w*)*(?:\(\))?\s*")
+
+
+def symbol_weight(query: str, idents: Sequence[str]) -> float:
+    """How much the exact symbol-name matches count in the fusion.
+
+    A query that is an identifier (``compute_total``, ``Store.search``) asks for its definition: the
+    exact matches dominate. A short question naming a code-shaped identifier leans on them; a window
+    of code (the completion query) weighs all retrievers alike.
+    """
+    if _IDENT_QUERY.fullmatch(query):
+        return 4.0
+    if len(query) < 200 and len(query.split()) <= 12 and any(
+        "_" in i or any(c.isdigit() for c in i) or i[1:] != i[1:].lower() for i in idents
+    ):
+        return 2.0
+    return 1.0
 
 
 def _code_like(ident: str, query: str) -> bool:
@@ -149,6 +173,29 @@ def cursor_site(line_before: str) -> CursorSite:
     return CursorSite(recv.rstrip(".:") if recv else None, sep, m.group("partial") or "")
 
 
+def open_call_paren(line_before: str) -> int | None:
+    """The column of the ``(`` of the innermost call still open at the end of ``line_before`` (a name right
+    before it), or None. Brackets inside string literals are skipped."""
+    quote = ""
+    opens: list[int] = []
+    for i, ch in enumerate(line_before):
+        if quote:
+            if ch == quote and line_before[i - 1 : i] != "\\":
+                quote = ""
+            continue
+        if ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            opens.append(i if ch == "(" else -1)
+        elif ch in ")]}" and opens:
+            opens.pop()
+    if not opens or opens[-1] < 0:
+        return None
+    pos = opens[-1]
+    before = line_before[:pos].rstrip()
+    return len(before) if before[-1:].isalnum() or before[-1:] == "_" else None
+
+
 def _subsequence(short: str, long: str) -> bool:
     it = iter(long)
     return bool(short) and short[0] == long[:1] and all(ch in it for ch in short)
@@ -202,13 +249,17 @@ class ContextService:
         fetch = max(k * 3, 20)
         words = query_terms(query)
         rankings: list[list[Hit]] = []
-        if words:
-            rankings.append(self.store.search_fts(repo.repo_id, repo.snapshot_id, words, fetch, exclude_paths))
+        weights: list[float] = []
         idents = [i for i in dict.fromkeys(identifiers(query[:20_000])) if _code_like(i, query)][:24]
         if idents:
-            rankings.append(
-                self.store.search_symbol_names(repo.repo_id, repo.snapshot_id, idents, fetch, exclude_paths)
-            )
+            # First, so that a chunk found by name is named after the matching definition.
+            named = self.store.search_symbol_names(repo.repo_id, repo.snapshot_id, idents, fetch, exclude_paths)
+            exact = [h for h in named if h.score >= 0.8]
+            rankings += [exact, [h for h in named if h.score < 0.8]]
+            weights += [symbol_weight(query, idents), 1.0]
+        if words:
+            rankings.append(self.store.search_fts(repo.repo_id, repo.snapshot_id, words, fetch, exclude_paths))
+            weights.append(1.0)
         if use_vectors and self.embedder is not None and query.strip():
             vec = vector if vector is not None else self.embedder.embed([query[:4000]])[0]
             rankings.append(
@@ -216,7 +267,8 @@ class ContextService:
                     repo.repo_id, repo.snapshot_id, self.embedder.name, self.embedder.dim, vec, fetch, exclude_paths
                 )
             )
-        return rrf([r for r in rankings if r])[:k]
+            weights.append(1.0)
+        return rrf(rankings, weights=weights)[:k]
 
     # -- completion context -------------------------------------------------------------------------
     async def for_completion(
@@ -329,7 +381,17 @@ class ContextService:
                 h.language)
             for h in self._callees(repo, path, text, line, col, parsed, exclude)
         ]
-        return callees + self._identifier_definitions(repo, path, text, line, col, parsed, exclude)
+        # Inside a call's arguments: the called function's signature comes first.
+        lines = text.split("\n")
+        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
+        enclosing = []
+        if paren is not None:
+            enclosing = [
+                Hit(h.path, h.start_line, h.end_line, 3.5 + h.score / (1.0 + h.score), h.source, h.text, h.symbol,
+                    h.kind, h.language)
+                for h in self._callees(repo, path, text, line, paren, parsed, exclude, exact=True)[:2]
+            ]
+        return enclosing + callees + self._identifier_definitions(repo, path, text, line, col, parsed, exclude)
 
     def _identifier_definitions(
         self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
@@ -386,7 +448,15 @@ class ContextService:
 
     # -- the callee at the cursor -----------------------------------------------------------------
     def _callees(
-        self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
+        self,
+        repo: RepoHandle,
+        path: str,
+        text: str,
+        line: int,
+        col: int,
+        parsed: ParsedFile,
+        exclude: Sequence[str],
+        exact: bool = False,
     ) -> list[Hit]:
         """Definitions the user is probably about to call at the cursor, best first.
 
@@ -437,6 +507,8 @@ class ContextService:
             if d.kind not in CALLABLE_KINDS:
                 continue
             name = d.name
+            if exact and name.lower() != partial:
+                continue
             if partial and not name.lower().startswith(partial):
                 continue
             score = w
@@ -449,13 +521,16 @@ class ContextService:
             score *= 1.0 + 0.25 * overlap
             key = (h.path, h.start_line)
             per_chunk.setdefault(key, []).append(score)
-            first.setdefault(key, h)
+            if key not in first or score > max(per_chunk[key][:-1]):
+                first[key] = h  # the chunk is named after its most likely callee
         ranked = []
         for key, scores in per_chunk.items():
             scores.sort(reverse=True)
             total = scores[0] + 0.15 * sum(scores[1:4])
             h = first[key]
-            ranked.append(Hit(h.path, h.start_line, h.end_line, total, "callee", h.text, h.symbol, h.kind, h.language))
+            ranked.append(
+                Hit(h.path, h.start_line, h.end_line, total, "definition", h.text, h.symbol, h.kind, h.language)
+            )
         ranked.sort(key=lambda x: (-x.score, x.path, x.start_line))
         return ranked[:16]
 

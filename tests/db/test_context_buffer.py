@@ -36,7 +36,7 @@ def test_member_call_finds_the_method_of_the_annotated_type(indexed: tuple[Conte
     items = _ctx(service, repo, "shop/pay.py", text, 4, len("    return c."))
     assert items, "no context"
     top = items[0]
-    assert top.path == "shop/cart.py" and top.source == "callee"
+    assert top.path == "shop/cart.py" and top.source == "definition"
     assert "def total" in top.text or "def add" in top.text
 
 
@@ -52,7 +52,7 @@ def test_go_same_package_call(indexed: tuple[ContextService, RepoHandle]) -> Non
     service, repo = indexed
     text = "package svc\n\nfunc Show(c int64) string {\n\treturn "
     items = _ctx(service, repo, "svc/show.go", text, 3, len("\treturn "))
-    assert any(h.path == "svc/money.go" and h.source == "callee" for h in items[:3])
+    assert any(h.path == "svc/money.go" and h.source == "definition" for h in items[:3])
 
 
 def test_buffer_replaces_the_file_on_disk(indexed: tuple[ContextService, RepoHandle], sample_repo: Path) -> None:

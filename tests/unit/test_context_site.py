@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hearth.indexer.types import Hit
 from hearth.server.services.context import (
     CursorSite,
     _bases,
@@ -11,6 +12,9 @@ from hearth.server.services.context import (
     _infer_type,
     _module_path_patterns,
     cursor_site,
+    open_call_paren,
+    rrf,
+    symbol_weight,
 )
 
 
@@ -76,3 +80,37 @@ def test_module_patterns() -> None:
     assert _module_path_patterns("", "a.py", "python") == []
     # LIKE wildcards in names are escaped
     assert "my\\_mod.%" in _module_path_patterns("my_mod", "a.py", "python")
+
+
+@pytest.mark.parametrize(
+    ("before", "col"),
+    [
+        ("    amount = compute_total(", 26),
+        ("    amount = compute_total(self.items, ", 26),
+        ("x = outer(a, inner(b), ", 9),
+        ("x = outer(a, inner(", 18),
+        ("x = outer(a)", None),
+        ("x = [1, (2, ", None),  # a parenthesised expression, not a call
+        ('log("f(x", ', 3),  # the paren inside the string does not count
+        ("", None),
+        ("if (", 2),
+    ],
+)
+def test_open_call_paren(before: str, col: int | None) -> None:
+    assert open_call_paren(before) == col
+
+
+def test_identifier_queries_weigh_exact_names_most() -> None:
+    assert symbol_weight("compute_total", ["compute_total"]) == 4.0
+    assert symbol_weight("Store.definitions", ["Store", "definitions"]) == 4.0
+    assert symbol_weight("where is compute_total called", ["compute_total"]) == 2.0
+    assert symbol_weight("def f(x):\n    return x + 1\n" * 20, ["f"]) == 1.0
+
+
+def test_weighted_rrf_puts_the_heavier_list_first() -> None:
+    a, b = Hit("a.py", 1, 5, 0, "fts"), Hit("b.py", 1, 5, 0, "symbol", symbol="f")
+    b_fts = Hit("b.py", 1, 5, 0, "fts", symbol="VAT_RATE")
+    fused = rrf([[b], [a, b_fts]], weights=[4.0, 1.0])
+    assert [h.path for h in fused] == ["b.py", "a.py"]
+    assert fused[0].symbol == "f" and fused[0].source == "fts+symbol"
+    assert [h.path for h in rrf([[a, b_fts], [b]])] == ["b.py", "a.py"]  # unweighted: found twice beats once
