@@ -52,6 +52,11 @@ def pct(values: list[float], p: float) -> float:
     return round(s[k], 2)
 
 
+def dist(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": pct(values, 50), "p90": pct(values, 90), "p99": pct(values, 99),
+            "max": pct(values, 100)}
+
+
 def machine() -> dict[str, Any]:
     return {
         "date": time.strftime("%Y-%m-%d"),
@@ -191,26 +196,46 @@ async def latency(args: argparse.Namespace) -> dict[str, Any]:
                         cut = ln.index("=") + 2
                         targets.append((uri, i, cut))
             warm, n = args.warmup, args.requests
-            times, stages = [], []
-            for k, (uri, line, col) in enumerate(itertools.islice(itertools.cycle(targets), warm + n)):
+            # Each target twice: a new line (cold: retrieval runs), then one column earlier on the same line
+            # (as while typing: the line's context is reused, the prefix differs so the cache does not answer).
+            cycle = itertools.islice(itertools.cycle(targets), warm + n)
+            plan = [(u, ln, c - d) for (u, ln, c) in cycle for d in (0, 1)]
+            times, own, stages, kinds = [], [], [], []
+            for k, (uri, line, col) in enumerate(plan):
+                seen = len(standin.requests)
                 t0 = time.perf_counter()
                 res = await client.text_document_inline_completion_async(inline_params(uri, line, col))
                 dt = (time.perf_counter() - t0) * 1000
                 assert isinstance(res, types.InlineCompletionList) and res.items, "no item"
-                if k >= warm:
+                if k >= 2 * warm:
+                    kinds.append("cold" if k % 2 == 0 else "same-line")
+                    # The stand-in's own time (its HTTP handling, tokenizer, SSE) is the model's, not Hearth's.
+                    model = sum(((r.finished_at or r.time) - r.time) * 1000 for r in standin.requests[seen:]
+                                if r.path == "/v1/completions")
                     times.append(dt)
+                    own.append(dt - model)
                     trace = plain(await client.protocol.send_request_async("hearth/trace", {"uri": uri}))
                     stages.append(trace["stages"])
             status = plain(await command(client, "hearth.status"))
         finally:
             await client.shutdown_session()
             await client.stop()
-    breakdown = {k: round(statistics.median([s.get(k, 0.0) for s in stages]), 2)
-                 for k in ("context_ms", "prompt_ms", "model_ms", "postprocess_ms", "total_ms")}
+    breakdown = {
+        kind: {
+            k: round(statistics.median([s.get(k, 0.0) for s, kd in zip(stages, kinds, strict=True) if kd == kind]), 2)
+            for k in ("context_ms", "prompt_ms", "model_ms", "postprocess_ms", "total_ms")
+        }
+        for kind in ("cold", "same-line")
+    }
     result = {
-        "what": "round trip of textDocument/inlineCompletion over stdio, stand-in answering instantly",
-        "requests": n, "warmup": warm,
-        "p50_ms": pct(times, 50), "p90_ms": pct(times, 90), "p99_ms": pct(times, 99), "max_ms": round(max(times), 2),
+        "what": "textDocument/inlineCompletion over stdio, stand-in answering instantly, a new line each request "
+                "(cold context); hearth_own = round trip minus the stand-in's time per request",
+        "requests": 2 * n, "warmup": 2 * warm,
+        "round_trip_ms": dist(times),
+        "hearth_own_ms": dist(own),
+        "hearth_own_cold_ms": dist([v for v, kd in zip(own, kinds, strict=True) if kd == "cold"]),
+        "hearth_own_same_line_ms": dist([v for v, kd in zip(own, kinds, strict=True) if kd == "same-line"]),
+        "load_average": os.getloadavg(),
         "server_stage_medians_ms": breakdown,
         "index": status.get("index"), "machine": machine(),
     }

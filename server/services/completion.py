@@ -105,12 +105,11 @@ def adaptive_debounce_s(base_ms: int, avg_interval_s: float | None, model_latenc
     if base_ms <= 0:
         return 0.0
     base = base_ms / 1000
-    if avg_interval_s is None or avg_interval_s >= 0.35:
-        return base
-    if model_latency_s is not None:
-        slack = avg_interval_s - model_latency_s - 0.02
-        if slack > 0:
-            return min(base, slack)
+    if avg_interval_s is None or avg_interval_s >= 0.35 or model_latency_s is None:
+        return base  # (an unknown model speed is learnt from requests that are let through)
+    slack = avg_interval_s - model_latency_s - 0.02
+    if slack > 0:
+        return min(base, slack)
     return max(base, min(0.25, avg_interval_s * 1.2))
 
 
