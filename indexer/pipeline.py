@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -28,6 +31,48 @@ log = logging.getLogger(__name__)
 
 BATCH_FILES = 200
 BATCH_BYTES = 4 * 1024 * 1024
+POOL_MIN_FILES = 300  # a full run with at least this much to parse uses a process pool
+POOL_MIN_BYTES = 4 * 1024 * 1024
+
+_worker_registry: LanguageRegistry | None = None
+
+
+def _init_worker(parent: int) -> None:
+    global _worker_registry
+    _exit_with_parent(parent)
+    _worker_registry = LanguageRegistry.default()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parse worker must not outlive its indexer (which may be killed with SIGKILL), even one that
+    died while this worker was still starting."""
+    if os.getppid() != parent:
+        os._exit(1)
+    try:  # Linux: the kernel delivers SIGKILL when the parent dies
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0 and os.getppid() == parent:  # 1 = PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _parse_job(job: tuple[str, bytes]) -> ParsedFile | Exception:
+    """In a worker process: ``parse_source`` is pure, so only (path, bytes) go in and the result comes back."""
+    assert _worker_registry is not None
+    try:
+        return parse_source(_worker_registry, job[0], job[1])
+    except Exception as exc:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +111,36 @@ def content_hash(data: bytes) -> str:
 
 
 @dataclass
+class _Pending:
+    """A batch whose new content is being parsed (futures) or is still to be parsed here."""
+
+    have: set[str]  # content already in the index
+    todo: dict[str, _Work]
+    futures: dict[str, Future[ParsedFile | Exception]]
+
+    def results(self, registry: LanguageRegistry) -> dict[str, ParsedFile | Exception]:
+        out: dict[str, ParsedFile | Exception] = {}
+        for digest, w in self.todo.items():
+            fut = self.futures.get(digest)
+            if fut is not None:
+                try:
+                    out[digest] = fut.result()
+                except Exception as exc:  # a worker died: parse here
+                    log.warning("parse worker failed on %s (%s); parsing in-process", w.entry.path, exc)
+                    out[digest] = _parse_here(registry, w)
+            else:
+                out[digest] = _parse_here(registry, w)
+        return out
+
+
+def _parse_here(registry: LanguageRegistry, w: _Work) -> ParsedFile | Exception:
+    try:
+        return parse_source(registry, w.entry.path, w.data)
+    except Exception as exc:
+        return exc
+
+
+@dataclass
 class _Work:
     entry: WalkEntry
     data: bytes
@@ -82,6 +157,7 @@ class Indexer:
         max_file_bytes: int = 1024 * 1024,
         extra_ignore: Sequence[str] = (),
         embed_batch: int = 32,
+        parse_workers: int | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -90,6 +166,8 @@ class Indexer:
         self.extra_ignore = tuple(extra_ignore)
         self.embed_batch = embed_batch
         self._policies: dict[Path, IgnorePolicy] = {}
+        self.parse_workers = parse_workers
+        self._pool: ProcessPoolExecutor | None = None
 
     def policy(self, root: Path) -> IgnorePolicy:
         root = root.resolve()
@@ -187,8 +265,68 @@ class Indexer:
         stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0, "skipped": len(skips)}
         total = len(changed)
         report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
+        workers = self.parse_workers if self.parse_workers is not None else min(2, os.cpu_count() or 1)
+        if workers > 1 and (total >= POOL_MIN_FILES or sum(e.size for e in changed) >= POOL_MIN_BYTES):
+            self._pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
+        try:
+            self._index_changed(repo_id, snap, policy, changed, known, skip_rows, deleted, stats, report, cancel)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
+        removed = self.store.gc_blobs(repo_id)
+        if removed:
+            log.info("removed %d orphaned file versions", removed)
+        self.store.mark_indexed(snap)
+
+        embed_started = time.monotonic()
+        if embed and self.embedder is not None:
+            self.embed_pending(repo_id, snap, progress=report, cancel=cancel, prefer_paths=prefer_paths)
+        embed_seconds = time.monotonic() - embed_started if embed else 0.0
+        counts = self.store.counts(repo_id, snap, self.embedder.name if self.embedder else None)
+        report(Progress("done", total, total, "indexed"))
+        return IndexSummary(
+            repo=str(root),
+            snapshot=name,
+            files_seen=len(entries) + len(skips),
+            files_indexed=stats["indexed"],
+            files_unchanged=stats["unchanged"],
+            files_reused=stats["reused"],
+            files_deleted=len(deleted),
+            files_skipped=counts["skipped"],
+            chunks=counts["chunks"],
+            symbols=counts["symbols"],
+            embedded=counts["embedded"],
+            bytes_parsed=stats["bytes"],
+            seconds=round(time.monotonic() - started, 3),
+            embed_seconds=round(embed_seconds, 3),
+        )
+
+    def _index_changed(
+        self,
+        repo_id: int,
+        snap: int,
+        policy: IgnorePolicy,
+        changed: list[WalkEntry],
+        known: dict[str, FileState],
+        skip_rows: list[FileRow],
+        deleted: list[str],
+        stats: dict[str, int],
+        report: ProgressFn,
+        cancel: threading.Event | None,
+    ) -> None:
+        total = len(changed)
         done = 0
+        previous: (
+            tuple[int, int, list[_Work], dict[str, FileState], list[FileRow], list[str], dict[str, int], _Pending]
+            | None
+        ) = None
         vanished: list[str] = []
         batch: list[_Work] = []
         batch_bytes = 0
@@ -218,41 +356,22 @@ class Indexer:
             batch.append(_Work(entry, data, content_hash(data)))
             batch_bytes += len(data)
             if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                # Workers parse this batch while the previous one is written.
+                pending = self._submit(repo_id, batch)
+                if previous is not None:
+                    self._write(*previous)
+                    report(Progress("parse", done, total))
                 done += len(batch)
-                self._write(repo_id, snap, batch, known, skip_rows, deleted if first else [], stats)
+                previous = (repo_id, snap, batch, known, skip_rows, deleted if first else [], stats, pending)
                 first = False
                 skip_rows, batch, batch_bytes = [], [], 0
-                report(Progress("parse", done, total))
+        pending = self._submit(repo_id, batch)
+        if previous is not None:
+            self._write(*previous)
+            report(Progress("parse", done, total))
         done += len(batch)
-        self._write(repo_id, snap, batch, known, skip_rows, (deleted if first else []) + vanished, stats)
+        self._write(repo_id, snap, batch, known, skip_rows, (deleted if first else []) + vanished, stats, pending)
         report(Progress("parse", done, total))
-        removed = self.store.gc_blobs(repo_id)
-        if removed:
-            log.info("removed %d orphaned file versions", removed)
-        self.store.mark_indexed(snap)
-
-        embed_started = time.monotonic()
-        if embed and self.embedder is not None:
-            self.embed_pending(repo_id, snap, progress=report, cancel=cancel, prefer_paths=prefer_paths)
-        embed_seconds = time.monotonic() - embed_started if embed else 0.0
-        counts = self.store.counts(repo_id, snap, self.embedder.name if self.embedder else None)
-        report(Progress("done", total, total, "indexed"))
-        return IndexSummary(
-            repo=str(root),
-            snapshot=name,
-            files_seen=len(entries) + len(skips),
-            files_indexed=stats["indexed"],
-            files_unchanged=stats["unchanged"],
-            files_reused=stats["reused"],
-            files_deleted=len(deleted),
-            files_skipped=counts["skipped"],
-            chunks=counts["chunks"],
-            symbols=counts["symbols"],
-            embedded=counts["embedded"],
-            bytes_parsed=stats["bytes"],
-            seconds=round(time.monotonic() - started, 3),
-            embed_seconds=round(embed_seconds, 3),
-        )
 
     def _write(
         self,
@@ -263,15 +382,21 @@ class Indexer:
         skip_rows: list[FileRow],
         deleted: Sequence[str],
         stats: dict[str, int],
+        pending: _Pending | None = None,
     ) -> None:
-        have = self.store.existing_blobs(repo_id, (w.digest for w in batch))
+        pending = pending or self._submit(repo_id, batch)
+        have = pending.have
         blobs: dict[str, ParsedFile] = {}
         rows: list[FileRow] = list(skip_rows)
+        parsed = pending.results(self.registry)
         for w in batch:
             lang = self.registry.name_for_path(w.entry.path)
             if w.digest not in have and w.digest not in blobs:
                 try:
-                    blobs[w.digest] = parse_source(self.registry, w.entry.path, w.data)
+                    result = parsed.get(w.digest)
+                    if isinstance(result, Exception) or result is None:
+                        raise result or RuntimeError("not parsed")
+                    blobs[w.digest] = result
                 except Exception as exc:  # one bad file never loses the batch
                     log.warning("cannot parse %s: %s", w.entry.path, exc)
                     rows.append(
@@ -289,6 +414,23 @@ class Indexer:
             rows.append(FileRow(w.entry.path, w.digest, len(w.data), w.entry.mtime_ns, lang, "indexed"))
         if rows or blobs or deleted:
             self.store.write_batch(repo_id, snap, list(blobs.items()), rows, deleted)
+
+    def _submit(self, repo_id: int, batch: list[_Work]) -> _Pending:
+        """Start parsing a batch's new content: in the worker pool when there is one (a full run)."""
+        have = self.store.existing_blobs(repo_id, (w.digest for w in batch))
+        todo: dict[str, _Work] = {}
+        for w in batch:
+            if w.digest not in have:
+                todo.setdefault(w.digest, w)
+        futures: dict[str, Future[ParsedFile | Exception]] = {}
+        if self._pool is not None and len(todo) > 1:
+            try:
+                futures = {d: self._pool.submit(_parse_job, (w.entry.path, w.data)) for d, w in todo.items()}
+            except (BrokenExecutor, RuntimeError) as exc:
+                log.warning("the parse pool is gone (%s); parsing in-process", exc)
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+        return _Pending(have, todo, futures)
 
     # -- single files (watcher, didSave) ---------------------------------------------------------
     def update_paths(self, root: Path, rel_paths: Iterable[str], *, embed: bool = True) -> dict[str, int]:

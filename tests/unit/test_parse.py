@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.lexical import term_text as lexical_term_text
 from hearth.indexer.parse import parse_source
+from hearth.indexer.parse import term_text as parse_term_text
 from hearth.indexer.types import ParsedFile, Symbol
 
 
@@ -112,3 +116,13 @@ def test_crlf_source_keeps_line_numbers_and_no_carriage_returns_in_names(registr
     parsed = parse(registry, "a.py", "import os\r\n\r\ndef f():\r\n    return os.sep\r\n")
     f = sym(parsed, "f")
     assert (f.line, f.end_line, f.name) == (3, 4, "f")
+
+
+TOKENS = ["a", "Z", "_", "9", " ", ".", "(", "\n", "HTTP", "parse", "Response", "v2", "é", "x"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=80).map("".join))
+def test_cached_term_text_equals_the_lexical_one(text: str) -> None:
+    assert parse_term_text(text) == lexical_term_text(text)
+    assert parse_term_text(text, 5) == lexical_term_text(text, 5)
