@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default="", help="comma-separated corpus names (default: all)")
     ap.add_argument("--per-kind", type=int, default=120, help="cases sampled per corpus and kind")
+    ap.add_argument("--kind", default="", help="comma-separated kinds to keep (imported, same-package, member)")
     ap.add_argument("--embedder", default="none", choices=["none", "hashing", "minilm"])
     ap.add_argument("--database-url", default=os.environ.get("HEARTH_BENCH_DATABASE_URL"))
     ap.add_argument("--out", default=str(RESULTS / "retrieval-recall.json"))
@@ -171,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = fetch(corpus)
         files = load(root, registry)
         cases = build(corpus.name, corpus.language, files, per_kind=args.per_kind)
+        if args.kind:
+            cases = [c for c in cases if c.kind in args.kind.split(",")]
         t0 = time.time()
         indexer.index(root, embed=embedder is not None)
         index_s = time.time() - t0

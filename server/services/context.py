@@ -196,6 +196,75 @@ def open_call_paren(line_before: str) -> int | None:
     return len(before) if before[-1:].isalnum() or before[-1:] == "_" else None
 
 
+_GO_TEST_FUNC = re.compile(r"(?:Test|Benchmark|Example|Fuzz)(?:[A-Z_\d]|$)")
+_LHS = re.compile(r"([^\W\d][\w.]*(?:\s*,\s*[^\W\d][\w.]*)*)\s*(?::=|=|\+=)\s*$")
+
+
+def call_slot(before_name: str) -> tuple[str | None, list[str]]:
+    """What the call being typed feeds: a value (``x := ``, ``return ``, an argument), a condition
+    (``if ``, ``!``, ``&&``), or nothing known; with the assigned names' words for an assignment."""
+    t = before_name.rstrip()
+    m = _LHS.search(t + " ") if re.search(r"(?::=|[^=!<>]=|\+=)$", t) else None
+    if m:
+        names = [x.strip().rsplit(".", 1)[-1] for x in m.group(1).split(",")]
+        return "value", [n for n in names if n not in ("_", "err")]
+    if re.search(r"(?:\bif|\bwhile|\belif|!|&&|\|\||\bnot|\band|\bor)$", t):
+        return "cond", []
+    if re.search(r"(?:\breturn|[(,]|\bin)$", t):
+        return "value", []
+    return None, []
+
+
+def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> float:
+    """How well a callee's name matches the variables its result is assigned to (0..1): shared words,
+    words abbreviating each other (cfg/config), or the name spelling the variable's initials (ld)."""
+    best = 0.0
+    low = name.lower()
+    for var in lhs:
+        words = split_identifier(var)
+        if not words:
+            continue
+        if len(words) > 1 and low == "".join(w[0] for w in words):
+            return 1.0
+        hits = sum(1 for w in words if any(_word_match(w, t) for t in name_terms))
+        best = max(best, hits / len(words))
+    return best
+
+
+def _word_match(w: str, t: str) -> bool:
+    """Equal words, or one abbreviating the other (``cfg``/``config``, ``str``/``string``)."""
+    if w == t:
+        return True
+    if min(len(w), len(t)) < 3:
+        return False
+    return t.startswith(w) or w.startswith(t) or _subsequence(w, t) or _subsequence(t, w)
+
+
+def _result_kind(detail: str, language: str | None) -> str | None:
+    """``none`` for a function declared to return nothing, ``bool`` for a predicate, else None."""
+    sig = detail.strip().rstrip("{:").strip()
+    if language == "go":
+        m = re.match(r"func\s*(?:\([^)]*\)\s*)?\w+\s*(?:\[[^\]]*\])?\s*\((.*)$", sig)
+        if not m:
+            return None
+        depth, rest = 1, ""
+        for i, ch in enumerate(m.group(1)):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0:
+                rest = m.group(1)[i + 1 :].strip()
+                break
+        else:
+            return None
+        return "none" if not rest else "bool" if rest == "bool" else None
+    m = re.search(r"(?:->|\)\s*:)\s*([\w.\[\]| ]+)$", sig)
+    if not m:
+        return None
+    ret = m.group(1).strip()
+    if ret in ("None", "void", "()"):
+        return "none"
+    return "bool" if ret in ("bool", "boolean") else None
+
+
 def _subsequence(short: str, long: str) -> bool:
     it = iter(long)
     return bool(short) and short[0] == long[:1] and all(ch in it for ch in short)
@@ -488,9 +557,12 @@ class ContextService:
                     cands.append((1.0 if _module_matches(d.path, imp.scope or "", path) else 0.5, d, h))
             if language == "go":
                 pattern = "%.go" if cur_dir == "." else f"{_like_escape(cur_dir)}/%.go"
+                in_test = path.endswith("_test.go")
                 for d, h in self.store.defs_in_paths(rid, snap, [pattern], exclude, limit=2000):
                     if (d.detail or "").startswith("func ("):
                         continue  # a method needs a receiver
+                    if d.path.endswith("_test.go") and (not in_test or _GO_TEST_FUNC.match(d.name)):
+                        continue  # test files are invisible to the package; test functions are never called
                     if str(PurePosixPath(d.path).parent) == cur_dir or (cur_dir == "." and "/" not in d.path):
                         cands.append((0.9, d, h))
         else:
@@ -499,6 +571,7 @@ class ContextService:
             return []
         used = set(identifiers(before[-60_000:]))
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
+        slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
         partial = site.partial.lower()
         pop = self.store.ref_counts(rid, snap, list({d.name for _, d, _ in cands})[:500])
         per_chunk: dict[tuple[str, int], list[float]] = {}
@@ -517,8 +590,17 @@ class ContextService:
             if name not in used:
                 score *= 1.6
             score *= 1.0 + 0.15 * np.log1p(pop.get(name, 0))
-            overlap = len(near & set(query_terms(name)))
+            name_terms = query_terms(name)
+            overlap = len(near & set(name_terms))
             score *= 1.0 + 0.25 * overlap
+            if lhs:  # ``levenshteinDistance := ld(``, ``cfg := GetActiveHelpConfig(``
+                score *= 1.0 + 0.8 * _lhs_match(lhs, name, name_terms)
+            if slot:
+                returns = _result_kind(d.detail or "", language)
+                if slot == "value" and returns == "none":
+                    score *= 0.3
+                elif slot == "cond" and returns == "bool":
+                    score *= 1.8
             key = (h.path, h.start_line)
             per_chunk.setdefault(key, []).append(score)
             if key not in first or score > max(per_chunk[key][:-1]):
