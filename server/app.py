@@ -7,6 +7,7 @@ CLI's demo) drives; ``build_core`` opens the database and the indexer, which the
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from hearth.server.config import Settings
 from hearth.server.services.actions import ActionService
 from hearth.server.services.chat import ChatService, Grounding
 from hearth.server.services.completion import CompletionService
-from hearth.server.services.context import ContextService
+from hearth.server.services.context import ContextService, model_token_counter
 from hearth.server.services.documents import Documents
 from hearth.server.services.indexing import IndexingService, NullSink, ProgressSink
 from hearth.server.services.models import ModelRoles
@@ -77,7 +78,13 @@ class Core:
         self.store.close()
 
 
-def build_core(settings: Settings, registry: LanguageRegistry | None = None, *, embed: bool | None = None) -> Core:
+def build_core(
+    settings: Settings,
+    registry: LanguageRegistry | None = None,
+    *,
+    embed: bool | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+) -> Core:
     url = database_url(settings)
     try:
         store = Store(url).open()
@@ -94,7 +101,13 @@ def build_core(settings: Settings, registry: LanguageRegistry | None = None, *, 
         extra_ignore=settings.index.exclude,
         embed_batch=settings.models.embedding.batch_size,
     )
-    context = ContextService(store, registry, embedder, source_timeout_s=settings.completion.context_timeout_ms / 1000)
+    context = ContextService(
+        store,
+        registry,
+        embedder,
+        source_timeout_s=settings.completion.context_timeout_ms / 1000,
+        count_tokens=count_tokens,
+    )
     return Core(settings, store, registry, embedder, indexer, context)
 
 
@@ -131,7 +144,10 @@ class Hearth:
         """Open the database and the index, probe the models, index the folders (in the background)."""
         probe = self.spawn(self._probe_models())
         try:
-            self.core = await asyncio.to_thread(build_core, self.settings, self.registry)
+            counter = model_token_counter(lambda: self.models.chars_per_token)
+            self.core = await asyncio.to_thread(
+                functools.partial(build_core, self.settings, self.registry, count_tokens=counter)
+            )
         except (DatabaseUnavailable, ValueError, OSError) as exc:
             msg = str(exc)
             log.error("%s", msg)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -294,11 +294,16 @@ class ContextService:
         embedder: Embedder | None,
         *,
         source_timeout_s: float = 0.04,
+        count_tokens: Callable[[str], int] | None = None,
     ) -> None:
+        """``count_tokens`` counts a text's tokens for the completion model (a local estimate calibrated
+        against the served tokenizer, see ``ModelRoles.count_tokens``); it is called for every item, so
+        it must never ask the model server. Without it, a byte-based estimate is used."""
         self.store = store
         self.registry = registry
         self.embedder = embedder
         self.source_timeout_s = source_timeout_s
+        self.count_tokens: Callable[[str], int] = count_tokens or estimate_tokens
         self._query_vectors: dict[str, tuple[str, np.ndarray]] = {}  # doc key -> (query text, vector)
         self._embedding_in_flight: set[str] = set()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
@@ -404,7 +409,7 @@ class ContextService:
                 timings[f"{name}_ms"] = self.source_timeout_s * 1000
                 log.debug("context source %s timed out", name)
         items = self._rank(results, prompt_window, path)
-        fitted, dropped = _fit_budget(items, budget_tokens)
+        fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ContextResult(fitted[:k], timings, dropped)
 
@@ -439,7 +444,7 @@ class ContextService:
             return self._rank({"definitions": [], "search": ranked}, None, path or "")
 
         items = await asyncio.to_thread(gather)
-        fitted, dropped = _fit_budget(items, budget_tokens)
+        fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
         return ContextResult(fitted[:k], {"total_ms": (time.perf_counter() - started) * 1000}, dropped)
 
     def _definitions(
@@ -820,12 +825,29 @@ class ContextService:
         return out
 
 
-def _fit_budget(items: Sequence[Hit], budget_tokens: int) -> tuple[list[Hit], int]:
+def model_token_counter(chars_per_token: Callable[[], float]) -> Callable[[str], int]:
+    """A token counter for the completion model: characters over the model's characters-per-token ratio,
+    which ``ModelRoles`` calibrates once per probe with the server's ``/tokenize`` (read on every call,
+    so a recalibration applies at once; counting itself never leaves the process)."""
+
+    def count(text: str) -> int:
+        ratio = chars_per_token()
+        if not ratio or ratio <= 0:
+            return estimate_tokens(text)
+        return int(len(text) / ratio) + 1
+
+    return count
+
+
+def _fit_budget(
+    items: Sequence[Hit], budget_tokens: int, count_tokens: Callable[[str], int] = estimate_tokens
+) -> tuple[list[Hit], int]:
+    """The items, best first, that fit the budget (each costs its text plus a path header); how many did not."""
     out: list[Hit] = []
     used = 0
     dropped = 0
     for h in items:
-        cost = estimate_tokens(h.text) + 8
+        cost = count_tokens(h.text) + 8
         if used + cost > budget_tokens:
             dropped += 1
             continue

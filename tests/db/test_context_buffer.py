@@ -120,3 +120,24 @@ def test_batch_of_300_requests_in_one_process(db_url: str, sample_repo: Path, tm
     assert all(a and all(h["path"] != "shop/pay.py" for h in a) for a in answers[1::3])
     assert answers[1][0]["path"] == "shop/cart.py"
     assert any(h["path"] == "svc/money.go" for h in answers[2])
+
+
+def test_budget_is_counted_with_the_given_token_counter(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    text = ("from shop.cart import Cart\nfrom shop.pricing import compute_total\n\n\n"
+            "def pay(c: Cart) -> int:\n    return c.")
+    line, col = 5, len("    return c.")
+    counted: list[str] = []
+
+    def dense(s: str) -> int:  # a tokenizer with one character per token
+        counted.append(s)
+        return len(s)
+
+    loose = asyncio.run(service.for_completion(repo, "shop/pay.py", text, line, col, budget_tokens=400,
+                                               wait_for_all=True))
+    service.count_tokens = dense
+    tight = asyncio.run(service.for_completion(repo, "shop/pay.py", text, line, col, budget_tokens=400,
+                                               wait_for_all=True))
+    assert counted and all(isinstance(s, str) for s in counted)
+    assert sum(len(h.text) + 8 for h in tight.items) <= 400
+    assert len(tight.items) < len(loose.items) and tight.dropped > loose.dropped
