@@ -455,9 +455,13 @@ class Indexer:
             if policy.under_ignored_dir(rel):
                 continue  # the walker never enters it, so neither does an update
             if abs_path.is_dir():
-                if abs_path.is_symlink() or policy.ignored_by_rules(rel, is_dir=True) is not None:
-                    # Now a directory the walker does not enter: what was indexed under it goes.
+                dir_reason = policy.ignored_by_rules(rel, is_dir=True)
+                if abs_path.is_symlink() or dir_reason is not None:
+                    # Now a directory the walker does not enter: what was indexed under it goes, and
+                    # the directory is one skipped entry, as the walker records it.
                     deleted.update(p for p in known if p.startswith(prefix))
+                    if dir_reason is not None and PurePosixPath(rel).name != ".git":
+                        rows.append(FileRow(prefix, None, 0, 0, None, "skipped", dir_reason))
                     continue
                 seen_under: set[str] = set()
                 for item in policy.walk(rel):

@@ -242,82 +242,115 @@ class Store(SearchQueries, ChatQueries):
         files: Sequence[FileRow],
         deleted_paths: Sequence[str] = (),
     ) -> None:
-        """One transaction: new parse results, the file rows that point at them, deletions."""
+        """One transaction: new parse results, the file rows that point at them, deletions.
+
+        Chunks, symbols and file rows go in with COPY (through a temporary table where the row needs
+        computing or upserting); a blob another process wrote meanwhile is left as it is.
+        """
         with self.conn() as c:
             with c.transaction():
-                for content_hash, parsed in blobs:
-                    inserted = c.execute(
+                inserted: set[str] = set()
+                if blobs:
+                    rows = c.execute(
                         "INSERT INTO blobs (repo_id, content_hash, language, chunk_count, symbol_count)"
-                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                        (repo_id, content_hash, parsed.language, len(parsed.chunks), len(parsed.symbols)),
-                    ).fetchone()
-                    if not inserted:
-                        continue
-                    with c.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO chunks (repo_id, content_hash, ord, start_line, end_line, kind, symbol,"
-                            " language, text, text_hash, lex) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                            " setweight(to_tsvector('simple', %s), 'A') || to_tsvector('simple', %s))",
-                            [
-                                (
-                                    repo_id,
-                                    content_hash,
-                                    ch.ord,
-                                    ch.start_line,
-                                    ch.end_line,
-                                    ch.kind,
-                                    ch.symbol,
-                                    parsed.language,
-                                    ch.text,
-                                    ch.text_hash,
-                                    ch.name_terms,
-                                    ch.body_terms,
+                        " SELECT %s, h, l, cc, sc FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[])"
+                        " AS t(h, l, cc, sc) ON CONFLICT DO NOTHING RETURNING content_hash",
+                        (
+                            repo_id,
+                            [h for h, _ in blobs],
+                            [p.language for _, p in blobs],
+                            [len(p.chunks) for _, p in blobs],
+                            [len(p.symbols) for _, p in blobs],
+                        ),
+                    ).fetchall()
+                    inserted = {r[0] for r in rows}
+                new = [(h, p) for h, p in blobs if h in inserted]
+                if any(p.chunks for _, p in new):
+                    c.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS hearth_chunks_in (content_hash text, ord int, start_line int,"
+                        " end_line int, kind text, symbol text, language text, text text, text_hash text,"
+                        " name_terms text, body_terms text) ON COMMIT DELETE ROWS"
+                    )
+                    with c.cursor().copy(
+                        "COPY hearth_chunks_in (content_hash, ord, start_line, end_line, kind, symbol, language, text,"
+                        " text_hash, name_terms, body_terms) FROM STDIN"
+                    ) as copy:
+                        for h, parsed in new:
+                            for ch in parsed.chunks:
+                                copy.write_row(
+                                    (
+                                        h,
+                                        ch.ord,
+                                        ch.start_line,
+                                        ch.end_line,
+                                        ch.kind,
+                                        _clean(ch.symbol),
+                                        parsed.language,
+                                        _clean(ch.text),
+                                        ch.text_hash,
+                                        _clean(ch.name_terms),
+                                        _clean(ch.body_terms),
+                                    )
                                 )
-                                for ch in parsed.chunks
-                            ],
-                        )
-                        cur.executemany(
-                            "INSERT INTO symbols (repo_id, content_hash, name, kind, role, scope, detail, line,"
-                            " col, end_line) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                            [
-                                (
-                                    repo_id,
-                                    content_hash,
-                                    s.name,
-                                    s.kind,
-                                    s.role,
-                                    s.scope,
-                                    s.detail,
-                                    s.line,
-                                    s.col,
-                                    s.end_line,
+                    c.execute(
+                        "INSERT INTO chunks (repo_id, content_hash, ord, start_line, end_line, kind, symbol, language,"
+                        " text, text_hash, lex) SELECT %s, content_hash, ord, start_line, end_line, kind, symbol,"
+                        " language, text, text_hash, setweight(to_tsvector('simple', name_terms), 'A')"
+                        " || to_tsvector('simple', body_terms) FROM hearth_chunks_in",
+                        (repo_id,),
+                    )
+                if any(p.symbols for _, p in new):
+                    with c.cursor().copy(
+                        "COPY symbols (repo_id, content_hash, name, kind, role, scope, detail, line, col, end_line)"
+                        " FROM STDIN"
+                    ) as copy:
+                        for h, parsed in new:
+                            for sym in parsed.symbols:
+                                copy.write_row(
+                                    (
+                                        repo_id,
+                                        h,
+                                        _clean(sym.name),
+                                        sym.kind,
+                                        sym.role,
+                                        _clean(sym.scope),
+                                        _clean(sym.detail),
+                                        sym.line,
+                                        sym.col,
+                                        sym.end_line,
+                                    )
                                 )
-                                for s in parsed.symbols
-                            ],
-                        )
                 if files:
-                    with c.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO files (repo_id, snapshot_id, path, content_hash, size, mtime_ns, language,"
-                            " status, skip_reason, indexed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
-                            " ON CONFLICT (snapshot_id, path) DO UPDATE SET content_hash = EXCLUDED.content_hash,"
-                            " size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, language = EXCLUDED.language,"
-                            " status = EXCLUDED.status, skip_reason = EXCLUDED.skip_reason, indexed_at = now()",
-                            [
+                    c.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS hearth_files_in (path text, content_hash text, size bigint,"
+                        " mtime_ns bigint, language text, status text, skip_reason text) ON COMMIT DELETE ROWS"
+                    )
+                    latest: dict[str, FileRow] = {f.path: f for f in files}  # one row per path (the last)
+                    with c.cursor().copy(
+                        "COPY hearth_files_in (path, content_hash, size, mtime_ns, language, status, skip_reason)"
+                        " FROM STDIN"
+                    ) as copy:
+                        for f in latest.values():
+                            copy.write_row(
                                 (
-                                    repo_id,
-                                    snapshot_id,
-                                    f.path,
+                                    _clean(f.path),
                                     f.content_hash,
                                     f.size,
                                     f.mtime_ns,
                                     f.language,
                                     f.status,
-                                    f.skip_reason,
+                                    _clean(f.skip_reason),
                                 )
-                                for f in files
-                            ],
-                        )
+                            )
+                    c.execute(
+                        "INSERT INTO files (repo_id, snapshot_id, path, content_hash, size, mtime_ns, language,"
+                        " status, skip_reason, indexed_at) SELECT %s, %s, path, content_hash, size, mtime_ns,"
+                        " language, status, skip_reason, now() FROM hearth_files_in"
+                        " ON CONFLICT (snapshot_id, path) DO UPDATE SET content_hash = EXCLUDED.content_hash,"
+                        " size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, language = EXCLUDED.language,"
+                        " status = EXCLUDED.status, skip_reason = EXCLUDED.skip_reason, indexed_at = now()",
+                        (repo_id, snapshot_id),
+                    )
                 if deleted_paths:
                     c.execute(
                         "DELETE FROM files WHERE snapshot_id = %s AND path = ANY(%s)",
@@ -446,6 +479,11 @@ class Store(SearchQueries, ChatQueries):
                 if got:
                     c.execute("SELECT pg_advisory_unlock(%s)", (key,))
                 c.autocommit = False
+
+
+def _clean(s: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters (a source file may)."""
+    return s.replace("\x00", "\ufffd") if s and "\x00" in s else s
 
 
 def _literal(s: str) -> str:

@@ -1,0 +1,302 @@
+"""Indexing benchmark: full-index throughput and memory, save-to-search latency, a branch switch,
+and the CPU embedder's rate. Run by hand: ``python bench/indexing/bench.py [--quick]``.
+
+The corpus comes from the Debian archive, fetched by this script: ``golang-1.19-src`` (the Go
+toolchain and standard library) and ``rust-src`` (the Rust standard library with its vendored
+crates), downloaded with ``apt-get download`` and unpacked with ``dpkg -x`` under
+/tmp/hearth-bench (about 48,000 files, 46,000 of which the walker keeps). The database is
+``HEARTH_DATABASE_URL`` if set, else a throwaway embedded PostgreSQL (fsync off, so the numbers
+measure Hearth rather than the disk). Results go to bench/results/indexing.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = Path("/tmp/hearth-bench")
+PACKAGES = ["golang-1.19-src", "rust-src"]
+
+
+def fetch_corpus() -> Path:
+    corpus = WORK / "x"
+    if (corpus / "usr").is_dir():
+        return corpus
+    debs = WORK / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True, capture_output=True)
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg", "-x", str(deb), str(corpus)], check=True)
+    return corpus
+
+
+def database_url() -> str:
+    url = os.environ.get("HEARTH_DATABASE_URL")
+    if url:
+        return url
+    from hearth.indexer.store.embedded import EmbeddedPostgres
+
+    base = WORK / "pg"
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(WORK, 0o755)
+    os.chmod(base, 0o755)
+    return EmbeddedPostgres(base, fsync=False).ensure_running()
+
+
+def reset_db(url: str) -> None:
+    import psycopg
+
+    from hearth.indexer.store.db import Store
+
+    Store(url).open().close()  # migrations
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("TRUNCATE repos, blobs, files, chunks, symbols, embeddings, snapshots CASCADE")
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def full_index(corpus: Path, url: str) -> dict[str, Any]:
+    """`hearth index --no-embed` as a subprocess; peak RSS of its process tree (PostgreSQL excluded)."""
+    env = dict(os.environ, HEARTH_DATABASE_URL=url, HEARTH_EMBEDDING_PROVIDER="hashing")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hearth.server.cli", "index", str(corpus), "--no-embed", "--json", "--no-progress"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(ps))
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError(err.decode()[-2000:])
+    s = json.loads(out)
+    mb = s["bytes_parsed"] / 1e6
+    return {
+        "files_seen": s["files_seen"],
+        "files_parsed": s["files_indexed"],
+        "files_skipped": s["files_skipped"],
+        "chunks": s["chunks"],
+        "symbols": s["symbols"],
+        "mb_parsed": round(mb, 1),
+        "index_seconds": s["seconds"],
+        "wall_seconds_with_startup": round(wall, 2),
+        "mb_per_s": round(mb / s["seconds"], 2),
+        "files_per_s": round(s["files_indexed"] / s["seconds"], 1),
+        "peak_rss_mb": round(peak / 1e6, 1),
+    }
+
+
+def parse_only(corpus: Path, n: int = 1500) -> dict[str, Any]:
+    """parse_source alone, one process, on a random sample (what one core does without the store)."""
+    from hearth.indexer.languages import LanguageRegistry
+    from hearth.indexer.parse import parse_source
+    from hearth.indexer.walk import IgnorePolicy, WalkEntry
+
+    entries = [e for e in IgnorePolicy(corpus).walk() if isinstance(e, WalkEntry)]
+    sample = random.Random(7).sample(entries, min(n, len(entries)))
+    data = [(e.path, e.abs_path.read_bytes()) for e in sample]
+    reg = LanguageRegistry.default()
+    for path, d in data[:100]:
+        parse_source(reg, path, d)  # grammars and queries loaded
+    started = time.monotonic()
+    for path, d in data:
+        parse_source(reg, path, d)
+    secs = time.monotonic() - started
+    mb = sum(len(d) for _, d in data) / 1e6
+    return {"files": len(data), "mb": round(mb, 2), "mb_per_s_one_process": round(mb / secs, 2)}
+
+
+async def freshness(corpus: Path, url: str, saves: int) -> dict[str, Any]:
+    """A saved file reflected in search (definitions lookup), through the watcher, on the indexed corpus."""
+    from hearth.indexer.languages import LanguageRegistry
+    from hearth.indexer.pipeline import Indexer
+    from hearth.indexer.store.db import Store
+    from hearth.server.services.indexing import IndexingService
+    from hearth.server.services.status import StatusService
+
+    store = Store(url).open()
+    indexer = Indexer(store, LanguageRegistry.default(), None)
+    service = IndexingService(indexer, StatusService(), embed=False)
+    target = corpus / "hearth_bench_saves"
+    target.mkdir(exist_ok=True)
+    try:
+        started = time.monotonic()
+        await service.watch([corpus])
+        watch_start = time.monotonic() - started
+        repo_id, snap, _ = indexer.snapshot_for(corpus)
+        lat = []
+        for i in range(saves):
+            name = f"hearth_bench_saved_{i}_{random.randrange(10**9)}"
+            t0 = time.monotonic()
+            (target / f"saved_{i}.py").write_text(f"def {name}(x):\n    return x + {i}\n")
+            while not store.definitions(repo_id, snap, [name]):
+                await asyncio.sleep(0.005)
+            lat.append(time.monotonic() - t0)
+            await asyncio.sleep(0.25)
+        lat.sort()
+        return {
+            "saves": saves,
+            "watch_start_s": round(watch_start, 2),
+            "p50_ms": round(1000 * statistics.median(lat), 1),
+            "p95_ms": round(1000 * lat[max(0, int(0.95 * len(lat)) - 1)], 1),
+            "max_ms": round(1000 * lat[-1], 1),
+        }
+    finally:
+        await service.stop_watching()
+        store.close()
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@example.com", *args], cwd=root, check=True, capture_output=True
+    )
+
+
+async def branch_switch(corpus: Path, url: str, files: int = 3000, touched: int = 1000) -> dict[str, Any]:
+    """A repository of `files` corpus files; a branch that changes `touched` of them; time from the
+    `git checkout` to the watcher's index of the new branch being complete."""
+    from hearth.indexer.languages import LanguageRegistry
+    from hearth.indexer.pipeline import Indexer
+    from hearth.indexer.store.db import Store
+    from hearth.server.services.indexing import IndexingService, NullSink
+    from hearth.server.services.status import StatusService
+
+    repo = WORK / "branchrepo"
+    shutil.rmtree(repo, ignore_errors=True)
+    src = sorted(p for p in (corpus / "usr" / "share" / "go-1.19" / "src").rglob("*.go"))[:files]
+    for i, p in enumerate(src):
+        dest = repo / f"d{i % 60}" / f"f{i}.go"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, dest)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "main")
+    git(repo, "checkout", "-q", "-b", "other")
+    changed = sorted(repo.rglob("*.go"))[:touched]
+    for i, p in enumerate(changed):
+        p.write_text(p.read_text(errors="replace") + f"\nfunc HearthBranchOnly{i}() int {{ return {i} }}\n")
+    git(repo, "commit", "-q", "-am", "other")
+    git(repo, "checkout", "-q", "main")
+    store = Store(url).open()
+    indexer = Indexer(store, LanguageRegistry.default(), None)
+    service = IndexingService(indexer, StatusService(), embed=False)
+    try:
+        await service.index_root(repo, NullSink())
+        await service.watch([repo])
+        watcher = service.watchers[str(repo.resolve())]
+        t0 = time.monotonic()
+        git(repo, "checkout", "-q", "other")
+        checkout_s = time.monotonic() - t0
+        name = f"HearthBranchOnly{touched - 1}"
+        while True:
+            repo_id, snap, state = indexer.snapshot_for(repo)
+            if state == "branch:other" and store.definitions(repo_id, snap, [name]):
+                break
+            await asyncio.sleep(0.01)
+        await watcher.quiet(timeout=120)
+        running = service._running.get(str(repo.resolve()))
+        if running is not None:
+            await running
+        consistent_s = time.monotonic() - t0
+        files_now = store.file_states(snap)
+        ok = all(files_now[str(p.relative_to(repo))].status == "indexed" for p in changed)
+        return {
+            "files": files,
+            "touched": touched,
+            "checkout_s": round(checkout_s, 2),
+            "to_consistent_index_s": round(consistent_s, 2),
+            "watcher_full_runs": watcher.stats.full_runs,
+            "watcher_batches": watcher.stats.batches,
+            "consistent": ok,
+        }
+    finally:
+        await service.stop_watching()
+        store.close()
+
+
+def embedder_rate(url: str, n: int = 128) -> dict[str, Any]:
+    import psycopg
+
+    from hearth.indexer.embedder import LocalMiniLM
+
+    with psycopg.connect(url) as c:
+        texts = [r[0] for r in c.execute("SELECT text FROM chunks ORDER BY id LIMIT %s", (n,)).fetchall()]
+    try:
+        emb = LocalMiniLM()
+    except Exception as exc:  # the model package is optional
+        return {"error": f"LocalMiniLM unavailable: {exc}"}
+    emb.embed(texts[:8])
+    started = time.monotonic()
+    for i in range(0, len(texts), 32):
+        emb.embed(texts[i : i + 32])
+    secs = time.monotonic() - started
+    return {"model": emb.name, "chunks": len(texts), "chunks_per_s": round(len(texts) / secs, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="the Go part of the corpus only, fewer saves")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "indexing.json"))
+    args = ap.parse_args()
+    corpus = fetch_corpus()
+    target = corpus / "usr" / "share" / "go-1.19" if args.quick else corpus
+    url = database_url()
+    reset_db(url)
+    load = os.getloadavg()
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GiB",
+        "load_average_at_start": [round(x, 2) for x in load],
+        "corpus": {"packages": PACKAGES, "path": str(target)},
+    }
+    print("full index ...", file=sys.stderr)
+    result["full_index"] = full_index(target, url)
+    print(json.dumps(result["full_index"]), file=sys.stderr)
+    print("re-run (nothing changed) ...", file=sys.stderr)
+    result["noop_rerun"] = {"index_seconds": full_index(target, url)["index_seconds"]}
+    print("parse only ...", file=sys.stderr)
+    result["parse_only"] = parse_only(target)
+    print("save to search ...", file=sys.stderr)
+    result["save_to_search"] = asyncio.run(freshness(target, url, 10 if args.quick else 30))
+    print("branch switch ...", file=sys.stderr)
+    result["branch_switch"] = asyncio.run(branch_switch(corpus, url))
+    print("embedder ...", file=sys.stderr)
+    result["cpu_embedder"] = embedder_rate(url)
+    rate = result["cpu_embedder"].get("chunks_per_s")
+    if rate:
+        result["cpu_embedder"]["hours_to_embed_the_corpus"] = round(result["full_index"]["chunks"] / rate / 3600, 1)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
