@@ -191,7 +191,7 @@ async def branch_switch(corpus: Path, url: str, files: int = 3000, touched: int 
 
     repo = WORK / "branchrepo"
     shutil.rmtree(repo, ignore_errors=True)
-    src = sorted(p for p in (corpus / "usr" / "share" / "go-1.19" / "src").rglob("*.go"))[:files]
+    src = sorted(p for p in (corpus / "usr" / "share" / "go-1.19" / "src").rglob("*.go") if p.is_file())[:files]
     for i, p in enumerate(src):
         dest = repo / f"d{i % 60}" / f"f{i}.go"
         dest.parent.mkdir(parents=True, exist_ok=True)
