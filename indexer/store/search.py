@@ -41,21 +41,32 @@ class SearchQueries:
     _HIT_COLUMNS = "f.path, ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
 
     def search_fts(
-        self, repo_id: int, snapshot_id: int, query_terms: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        query_terms: Sequence[str],
+        k: int,
+        exclude_paths: Sequence[str] = (),
+        max_candidates: int = 4000,
     ) -> list[Hit]:
         from hearth.indexer.lexical import tsquery_or
 
         tsq = tsquery_or(query_terms)
         if not tsq:
             return []
+        # Ranking every match of a long OR query costs more than the match itself on a large index: rank
+        # at most ``max_candidates`` matching chunks (the rarer terms' matches survive the cut less often,
+        # which the other retrievers make up for).
         with self.conn() as c:
             rows = c.execute(
-                f"SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, q, 1) AS score"
-                " FROM to_tsquery('simple', %s) q, chunks ch"
+                "WITH m AS MATERIALIZED (SELECT ch.id FROM chunks ch, to_tsquery('simple', %s) q"
+                "  WHERE ch.repo_id = %s AND ch.lex @@ q LIMIT %s)"
+                f" SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, q, 1) AS score"
+                " FROM m JOIN chunks ch ON ch.id = m.id CROSS JOIN to_tsquery('simple', %s) q"
                 " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
-                " WHERE ch.repo_id = %s AND f.snapshot_id = %s AND ch.lex @@ q AND NOT (f.path = ANY(%s))"
+                " WHERE f.snapshot_id = %s AND NOT (f.path = ANY(%s))"
                 " ORDER BY score DESC, f.path, ch.start_line LIMIT %s",
-                (tsq, repo_id, snapshot_id, list(exclude_paths), k),
+                (tsq, repo_id, max_candidates, tsq, snapshot_id, list(exclude_paths), k),
             ).fetchall()
         return [_hit(r, "fts") for r in rows]
 
@@ -110,7 +121,11 @@ class SearchQueries:
         if not names:
             return []
         lowered = [n.lower() for n in names]
-        fuzzy = " OR (length(s.name) > 3 AND s.name %% ANY(%(names)s))" if self.has_trgm else ""
+        # Trigram matches only for a query of a few names (a window of code has exact names to match, and
+        # a similarity test per name and definition would scan the table).
+        fuzzy = ""
+        if self.has_trgm and len(names) <= 3:
+            fuzzy = "".join(f" OR (length(s.name) > 3 AND s.name %% %(n{i})s)" for i in range(len(names)))
         with self.conn() as c:
             rows = c.execute(
                 "SELECT * FROM (SELECT DISTINCT ON (f.path, ch.start_line) f.path, ch.start_line, ch.end_line,"
@@ -124,7 +139,7 @@ class SearchQueries:
                 "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
                 " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
                 " AND NOT (f.path = ANY(%(exclude)s))"
-                f" AND (s.name = ANY(%(names)s) OR lower(s.name) = ANY(%(lower)s){fuzzy})"
+                f" AND (lower(s.name) = ANY(%(lower)s){fuzzy})"
                 " ORDER BY f.path, ch.start_line, score DESC, pos, s.line) m"
                 " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s",
                 {
@@ -134,6 +149,7 @@ class SearchQueries:
                     "snap": snapshot_id,
                     "exclude": list(exclude_paths),
                     "limit": k * 4,
+                    **{f"n{i}": n for i, n in enumerate(names)},
                 },
             ).fetchall()
         return [_hit(r, "symbol") for r in rows][:k]

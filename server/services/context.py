@@ -46,6 +46,9 @@ KEYWORDS = frozenset(
 )
 
 
+_LOWER_KEYWORDS = frozenset(k.lower() for k in KEYWORDS)
+
+
 @dataclass(frozen=True, slots=True)
 class RepoHandle:
     root: str
@@ -321,7 +324,9 @@ class ContextService:
     ) -> list[Hit]:
         """Hybrid search: full text, symbol names and vectors, fused with RRF; best first."""
         fetch = max(k * 3, 20)
-        words = query_terms(query)
+        # The code words nearest the end of the query (the cursor), keywords left out: a long OR query
+        # of common words matches most of a large index.
+        words = [w for w in query_terms(query[-4000:], limit=256) if w not in _LOWER_KEYWORDS][-24:]
         rankings: list[list[Hit]] = []
         weights: list[float] = []
         idents = [i for i in dict.fromkeys(identifiers(query[:20_000])) if _code_like(i, query)][:24]
