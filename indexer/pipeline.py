@@ -110,6 +110,12 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+def content_key(data: bytes, language: str | None) -> str:
+    """The key of a parse result: the content's SHA-1 and the language it is parsed as (the same
+    bytes in a ``.py`` and a ``.md`` file give different chunks and symbols)."""
+    return f"{content_hash(data)}:{language or 'text'}"
+
+
 @dataclass
 class _Pending:
     """A batch whose new content is being parsed (futures) or is still to be parsed here."""
@@ -353,7 +359,7 @@ class Indexer:
                 skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
                 done += 1
                 continue
-            batch.append(_Work(entry, data, content_hash(data)))
+            batch.append(_Work(entry, data, content_key(data, self.registry.name_for_path(entry.path))))
             batch_bytes += len(data)
             if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                 # Workers parse this batch while the previous one is written.
@@ -499,7 +505,7 @@ class Indexer:
             if reason:
                 rows.append(FileRow(rel, None, len(data), verdict.mtime_ns, None, "skipped", reason))
                 continue
-            batch.append(_Work(verdict, data, content_hash(data)))
+            batch.append(_Work(verdict, data, content_key(data, self.registry.name_for_path(rel))))
         # A path that is skipped now keeps a row (with its reason); one recorded as skipped before
         # and skipped again needs no write.
         rows = [r for r in rows if not (known.get(r.path) and known[r.path].status == "skipped")]

@@ -6,7 +6,6 @@ In-process (the indexing service, the watcher, a real PostgreSQL), with real fil
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ import pytest
 
 from hearth.indexer.embedder import HashingEmbedder
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
+from hearth.indexer.pipeline import Indexer, content_key
 from hearth.indexer.store.db import Store
 from hearth.indexer.watch import Watcher
 from hearth.server.services.indexing import IndexingService, NullSink
@@ -53,7 +52,8 @@ class Rig:
 
 
 def disk_state(root: Path, rels: list[str]) -> dict[str, str]:
-    return {r: hashlib.sha1((root / r).read_bytes()).hexdigest() for r in rels}
+    reg = LanguageRegistry.default()
+    return {r: content_key((root / r).read_bytes(), reg.name_for_path(r)) for r in rels}
 
 
 @pytest.fixture
