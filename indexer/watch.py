@@ -26,7 +26,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
@@ -35,6 +46,18 @@ from hearth.indexer.walk import ALWAYS_SKIP_DIRS, IgnorePolicy
 log = logging.getLogger(__name__)
 
 IGNORE_FILES = frozenset({".gitignore", ".hearthignore"})
+# Changes only: without a filter inotify also reports every open and read-only close, which on a
+# large tree (the indexer reading it) overflows the kernel queue.
+EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
 GIT_FILES = {".git/HEAD": "head", ".git/info/exclude": "ignore"}
 
 ApplyPaths = Callable[[list[str]], Awaitable[object]]
@@ -110,7 +133,7 @@ class Watcher:
         """Start the observer (recursive; a large tree takes a moment, off the loop) and the consumer."""
         self._loop = asyncio.get_running_loop()
         observer = Observer()
-        observer.schedule(_Handler(self), str(self.root), recursive=True)
+        observer.schedule(_Handler(self), str(self.root), recursive=True, event_filter=EVENTS)
         await asyncio.to_thread(observer.start)
         self._observer = observer
         self._task = asyncio.ensure_future(self._consume())
