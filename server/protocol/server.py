@@ -207,6 +207,14 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
         if loc is not None:
             ls.app.spawn(ls.app.file_saved(loc.root, loc.path))
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: HearthLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        # Clients that watch files for us (or where inotify is unavailable): the same queue as didSave.
+        for change in params.changes:
+            loc = ls.app.workspace.locate(change.uri)
+            if loc is not None:
+                ls.app.spawn(ls.app.file_saved(loc.root, loc.path))
+
     # -- completion -----------------------------------------------------------------------------
     async def _complete(ls: HearthLanguageServer, uri: str, position: types.Position) -> list[Any]:
         if ls.app.documents.get(uri) is None:
