@@ -226,8 +226,20 @@ async def branch_switch(corpus: Path, url: str, files: int = 3000, touched: int 
         if running is not None:
             await running
         consistent_s = time.monotonic() - t0
+        from hearth.indexer.pipeline import content_key
+        from hearth.indexer.walk import IgnorePolicy
+
+        # Consistent: each changed file is recorded as a full run would record it (some Go files are
+        # generated code, skipped by design).
         files_now = store.file_states(snap)
-        ok = all(files_now[str(p.relative_to(repo))].status == "indexed" for p in changed)
+        policy = IgnorePolicy(repo)
+        reg = LanguageRegistry.default()
+        ok = True
+        for p in changed:
+            rel = str(p.relative_to(repo))
+            data = p.read_bytes()
+            want = None if policy.check_content(rel, data) else content_key(data, reg.name_for_path(rel))
+            ok = ok and files_now[rel].content_hash == want
         return {
             "files": files,
             "touched": touched,
