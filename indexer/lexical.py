@@ -8,7 +8,7 @@ The same function builds the indexed text and the query, so both sides agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 _IDENT = re.compile(r"[^\W\d]\w*", re.UNICODE)
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_]+", re.UNICODE)
@@ -66,3 +66,37 @@ def tsquery_or(words: Iterable[str]) -> str:
     """An OR tsquery in to_tsquery syntax; terms are restricted to word characters."""
     safe = [re.sub(r"\W", "", w) for w in words]
     return " | ".join(w for w in safe if w)
+
+
+def fts_words(words: Iterable[str]) -> list[str]:
+    """The words as PostgreSQL's parser indexes them: it splits ``cache_hash`` into ``cache`` and ``hash``
+    (which ``terms`` lists too), so a word with an inner underscore would only become a phrase query of
+    common parts; leading and trailing underscores are dropped (``__init__`` is ``init``)."""
+    out: dict[str, None] = {}
+    for w in words:
+        core = re.sub(r"\W", "", w).strip("_")
+        if core and "_" not in core:
+            out.setdefault(core, None)
+    return list(out)
+
+
+def rare_terms(
+    words: Sequence[str], doc_freq: Mapping[str, int], *, max_terms: int = 10, max_postings: int = 500
+) -> list[str]:
+    """The query words worth a full-text query, rarest first, from the repository's document frequencies.
+
+    A word the statistics do not know counts as rarest (absent when they were taken: it costs nothing to
+    match, and it may be new). Words are taken in order of rarity while their summed document frequency
+    stays within ``max_postings`` (the rarest one always), at most ``max_terms``: an OR of common words
+    matches most of a large index, and ranking adds little for them. Ties keep the order of ``words``.
+    """
+    order = sorted(dict.fromkeys(words), key=lambda w: doc_freq.get(w, 0))
+    out: list[str] = []
+    total = 0
+    for w in order:
+        df = doc_freq.get(w, 0)
+        if out and (total + df > max_postings or len(out) >= max_terms):
+            break
+        out.append(w)
+        total += df
+    return out

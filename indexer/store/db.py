@@ -84,7 +84,8 @@ class Store(SearchQueries, ChatQueries):
             max_size=max_size,
             timeout=timeout,
             configure=_configure,
-            kwargs={"autocommit": False, "connect_timeout": 5},
+            # No JIT: the planner overestimates some retrieval queries and pays 20 ms of compilation for 5 ms of work.
+            kwargs={"autocommit": False, "connect_timeout": 5, "options": "-c jit=off"},
             open=False,
             name="hearth",
         )

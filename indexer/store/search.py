@@ -27,6 +27,26 @@ class DefRow:
     detail: str | None
 
 
+# The chunk holding a symbol's line, looked up per symbol through the (repo_id, content_hash, start_line) index. A plain
+# join lets the planner hash the whole repository's chunks when it overestimates the matching symbols (a
+# parallel sequential scan of 100k chunks, 100 ms). Chunks of one file never overlap: the last one starting at or
+# before the line holds it if it ends at or after it.
+_CHUNK_AT = (
+    " JOIN LATERAL (SELECT c.start_line, c.end_line, c.text, c.symbol, c.kind, c.language FROM chunks c"
+    "  WHERE c.repo_id = s.repo_id AND c.content_hash = s.content_hash AND c.start_line <= s.line"
+    "  ORDER BY c.start_line DESC LIMIT 1) ch ON ch.end_line >= s.line"
+)
+
+
+# The snapshot's files holding a chunk ``ch`` (or a symbol ``s``), probed per row through (repo_id, content_hash):
+# the planner would otherwise hash every file of the snapshot for a few hundred rows (OFFSET 0 keeps it a probe).
+_FILES_OF_CH = (
+    " CROSS JOIN LATERAL (SELECT f.path FROM files f WHERE f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
+    "  AND f.snapshot_id = %(snap)s AND NOT (f.path = ANY(%(exclude)s)) OFFSET 0) f"
+)
+_FILES_OF_S = _FILES_OF_CH.replace("ch.", "s.")
+
+
 class SearchQueries:
     has_trgm: bool
     vector_version: str | None
@@ -47,28 +67,79 @@ class SearchQueries:
         query_terms: Sequence[str],
         k: int,
         exclude_paths: Sequence[str] = (),
-        max_candidates: int = 4000,
+        max_candidates: int = 500,
+        max_postings: int = 500,
     ) -> list[Hit]:
-        from hearth.indexer.lexical import tsquery_or
+        """Chunks matching any of the terms, ranked by ``ts_rank``.
 
-        tsq = tsquery_or(query_terms)
-        if not tsq:
+        With the repository's term statistics (``refresh_term_stats``), only the rarest terms are queried
+        (``lexical.rare_terms``, within ``max_postings`` summed document frequencies); without them, all the
+        given terms. At most ``max_candidates`` matching chunks are ranked.
+        """
+        from hearth.indexer.lexical import fts_words, rare_terms, tsquery_or
+
+        words = fts_words(query_terms)
+        if not words:
             return []
-        # Ranking every match of a long OR query costs more than the match itself on a large index: rank
-        # at most ``max_candidates`` matching chunks (the rarer terms' matches survive the cut less often,
-        # which the other retrievers make up for).
         with self.conn() as c:
+            stats = c.execute(
+                "SELECT term, ndoc FROM term_stats WHERE repo_id = %(repo)s AND term = ANY(%(terms)s)"
+                " UNION ALL SELECT NULL, chunks FROM term_stats_state WHERE repo_id = %(repo)s",
+                {"repo": repo_id, "terms": words},
+            ).fetchall()
+            if any(term is None for term, _ in stats):
+                words = rare_terms(
+                    words, {term: int(n) for term, n in stats if term is not None}, max_postings=max_postings
+                )
+            tsq = tsquery_or(words)
+            if not tsq:
+                return []
             rows = c.execute(
-                "WITH m AS MATERIALIZED (SELECT ch.id FROM chunks ch, to_tsquery('simple', %s) q"
-                "  WHERE ch.repo_id = %s AND ch.lex @@ q LIMIT %s)"
-                f" SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, q, 1) AS score"
-                " FROM m JOIN chunks ch ON ch.id = m.id CROSS JOIN to_tsquery('simple', %s) q"
-                " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
-                " WHERE f.snapshot_id = %s AND NOT (f.path = ANY(%s))"
-                " ORDER BY score DESC, f.path, ch.start_line LIMIT %s",
-                (tsq, repo_id, max_candidates, tsq, snapshot_id, list(exclude_paths), k),
+                "WITH m AS MATERIALIZED (SELECT ch.id FROM chunks ch"
+                "  WHERE ch.repo_id = %(repo)s AND ch.lex @@ to_tsquery('simple', %(q)s) LIMIT %(cand)s)"
+                f" SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, to_tsquery('simple', %(q)s), 1) AS score"
+                f" FROM m JOIN chunks ch ON ch.id = m.id{_FILES_OF_CH}"
+                " ORDER BY score DESC, f.path, ch.start_line LIMIT %(k)s",
+                {"q": tsq, "repo": repo_id, "cand": max_candidates, "snap": snapshot_id,
+                 "exclude": list(exclude_paths), "k": k},
             ).fetchall()
         return [_hit(r, "fts") for r in rows]
+
+    def refresh_term_stats(self, repo_id: int) -> int:
+        """Recompute the repository's term document frequencies (seconds on a large index: run it off the
+        request path); the number of chunks they were taken over."""
+        with self.conn() as c:
+            c.execute("SELECT pg_advisory_xact_lock(727002, %s)", (repo_id,))
+            counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
+            n = int(counted[0]) if counted else 0
+            c.execute("DELETE FROM term_stats WHERE repo_id = %s", (repo_id,))
+            c.execute(
+                "INSERT INTO term_stats (repo_id, term, ndoc) SELECT %s, word, ndoc FROM ts_stat(%s)",
+                (repo_id, f"SELECT lex FROM chunks WHERE repo_id = {int(repo_id)}"),
+            )
+            c.execute(
+                "INSERT INTO term_stats_state (repo_id, chunks) VALUES (%s, %s) ON CONFLICT (repo_id)"
+                " DO UPDATE SET chunks = excluded.chunks, refreshed_at = now()",
+                (repo_id, n),
+            )
+            c.commit()
+        return n
+
+    def term_stats_drift(self, repo_id: int) -> tuple[int | None, int, float | None]:
+        """(chunks when the term statistics were taken or None, chunks now, their age in seconds or None)."""
+        with self.conn() as c:
+            row = c.execute(
+                "SELECT (SELECT chunks FROM term_stats_state WHERE repo_id = %(r)s),"
+                " (SELECT count(*) FROM chunks WHERE repo_id = %(r)s),"
+                " (SELECT extract(epoch FROM now() - refreshed_at) FROM term_stats_state WHERE repo_id = %(r)s)",
+                {"r": repo_id},
+            ).fetchone()
+        assert row is not None
+        return (
+            None if row[0] is None else int(row[0]),
+            int(row[1]),
+            None if row[2] is None else float(row[2]),
+        )
 
     def search_vector(
         self,
@@ -88,7 +159,9 @@ class SearchQueries:
         starves the result.
         """
         vec = np.asarray(vector, dtype=np.float32)
-        fetch = max(k * 4, 40)
+        # Iterative scans keep searching the graph until enough rows pass the filters, so a small margin
+        # suffices; without them the filter applies after the scan and we over-fetch.
+        fetch = k + 10 if self.supports_iterative_scan else max(k * 4, 40)
         with self.conn() as c:
             with c.transaction():
                 if exact:
@@ -98,20 +171,25 @@ class SearchQueries:
                     if self.supports_iterative_scan:
                         c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 rows = c.execute(
-                    f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %s AS dist"
-                    " FROM embeddings e WHERE e.repo_id = %s AND e.model = %s"
-                    f" ORDER BY e.embedding::vector({int(dim)}) <=> %s LIMIT %s)"
+                    f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %(vec)s AS dist"
+                    " FROM embeddings e WHERE e.repo_id = %(repo)s AND e.model = %(model)s"
+                    f" ORDER BY e.embedding::vector({int(dim)}) <=> %(vec)s LIMIT %(fetch)s)"
                     f" SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS}, 1 - nn.dist AS score"
-                    " FROM nn JOIN chunks ch ON ch.repo_id = %s AND ch.text_hash = nn.text_hash"
-                    " JOIN files f ON f.repo_id = ch.repo_id AND f.content_hash = ch.content_hash"
-                    " WHERE f.snapshot_id = %s AND NOT (f.path = ANY(%s))",
-                    (vec, repo_id, model, vec, fetch, repo_id, snapshot_id, list(exclude_paths)),
+                    f" FROM nn JOIN chunks ch ON ch.repo_id = %(repo)s AND ch.text_hash = nn.text_hash{_FILES_OF_CH}",
+                    {"vec": vec, "repo": repo_id, "model": model, "fetch": fetch, "snap": snapshot_id,
+                     "exclude": list(exclude_paths)},
                 ).fetchall()
         hits = sorted((_hit(r, "vector") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
         return hits[:k]
 
     def search_symbol_names(
-        self, repo_id: int, snapshot_id: int, names: Sequence[str], k: int, exclude_paths: Sequence[str] = ()
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        names: Sequence[str],
+        k: int,
+        exclude_paths: Sequence[str] = (),
+        per_name: int = 32,
     ) -> list[Hit]:
         """Chunks holding definitions whose name matches (exactly 1.0, case-insensitively 0.8, by trigram 0.5).
 
@@ -120,37 +198,47 @@ class SearchQueries:
         """
         if not names:
             return []
-        lowered = [n.lower() for n in names]
+        lowered = list(dict.fromkeys(n.lower() for n in names))
         # Trigram matches only for a query of a few names (a window of code has exact names to match, and
         # a similarity test per name and definition would scan the table).
         fuzzy = ""
         if self.has_trgm and len(names) <= 3:
             fuzzy = "".join(f" OR (length(s.name) > 3 AND s.name %% %(n{i})s)" for i in range(len(names)))
+        params = {
+            "names": list(names),
+            "lower": lowered,
+            "repo": repo_id,
+            "snap": snapshot_id,
+            "exclude": list(exclude_paths),
+            "limit": k * 4,
+            "per_name": per_name,
+            **{f"n{i}": n for i, n in enumerate(names)},
+        }
+        if fuzzy:
+            source = (
+                f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
+                f" AND (lower(s.name) = ANY(%(lower)s){fuzzy})) s"
+            )
+        else:
+            # Per name, its definitions in the snapshot (exact case first), at most ``per_name`` of them: a
+            # window of code names ``__init__`` or ``get`` too, defined hundreds of times in a large index.
+            source = (
+                "unnest(%(lower)s::text[]) AS n(name) CROSS JOIN LATERAL (SELECT s.*, f.path FROM symbols s"
+                f"{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def' AND lower(s.name) = n.name"
+                " ORDER BY s.name = ANY(%(names)s) DESC LIMIT %(per_name)s) s"
+            )
         with self.conn() as c:
             rows = c.execute(
-                "SELECT * FROM (SELECT DISTINCT ON (f.path, ch.start_line) f.path, ch.start_line, ch.end_line,"
+                "SELECT * FROM (SELECT DISTINCT ON (s.path, ch.start_line) s.path, ch.start_line, ch.end_line,"
                 " ch.text, CASE WHEN s.scope IS NULL THEN s.name ELSE s.scope || '.' || s.name END, s.kind,"
                 " ch.language,"
                 " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
                 " ELSE 0.5 END AS score,"
                 " coalesce(array_position(%(lower)s::text[], lower(s.name)), 1000) AS pos"
-                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
-                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
-                "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
-                " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
-                " AND NOT (f.path = ANY(%(exclude)s))"
-                f" AND (lower(s.name) = ANY(%(lower)s){fuzzy})"
-                " ORDER BY f.path, ch.start_line, score DESC, pos, s.line) m"
+                f" FROM {source}{_CHUNK_AT}"
+                " ORDER BY s.path, ch.start_line, score DESC, pos, s.line) m"
                 " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s",
-                {
-                    "names": list(names),
-                    "lower": lowered,
-                    "repo": repo_id,
-                    "snap": snapshot_id,
-                    "exclude": list(exclude_paths),
-                    "limit": k * 4,
-                    **{f"n{i}": n for i, n in enumerate(names)},
-                },
+                params,
             ).fetchall()
         return [_hit(r, "symbol") for r in rows][:k]
 
@@ -164,13 +252,11 @@ class SearchQueries:
             rows = c.execute(
                 "SELECT DISTINCT ON (f.path, s.line, s.name) f.path, s.name, s.kind, s.scope, s.line, s.end_line,"
                 " s.detail, ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
-                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
-                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
-                "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
-                " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'def' AND s.name = ANY(%s)"
-                " AND NOT (f.path = ANY(%s))"
-                " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %s",
-                (repo_id, snapshot_id, list(names), list(exclude_paths), limit),
+                f" FROM symbols s{_FILES_OF_S}{_CHUNK_AT}"
+                " WHERE s.repo_id = %(repo)s AND s.role = 'def' AND s.name = ANY(%(names)s)"
+                " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "names": list(names), "exclude": list(exclude_paths),
+                 "limit": limit},
             ).fetchall()
         return [_def_row(r) for r in rows]
 
@@ -178,11 +264,7 @@ class SearchQueries:
         "f.path, s.name, s.kind, s.scope, s.line, s.end_line, s.detail,"
         " ch.start_line, ch.end_line, ch.text, ch.symbol, ch.kind, ch.language"
     )
-    _DEF_FROM = (
-        " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
-        " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
-        "  AND ch.start_line <= s.line AND ch.end_line >= s.line"
-    )
+    _DEF_FROM = " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash" + _CHUNK_AT
 
     def members_of(
         self, repo_id: int, snapshot_id: int, types: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 400

@@ -17,7 +17,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -36,6 +37,11 @@ from hearth.server.services.documents import OpenDocument
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+STATS_CHECK_S = 60.0  # how often search checks whether a repository's term statistics are stale
+STATS_MAX_AGE_S = 600.0
+# Chat's vector leg (the question's embedding on a CPU model included) may take this long; the lexical legs and
+# the definitions carry the answer without it.
+CHAT_VECTOR_DEADLINE_S = 0.08  # statistics older than this are refreshed on any change of the chunk count
 KEYWORDS = frozenset(
     """if else elif for while return def class import from as with try except finally raise pass break
     continue lambda yield async await None True False self cls and or not in is function const let var new
@@ -311,6 +317,11 @@ class ContextService:
         self._embedding_in_flight: set[str] = set()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        # Hybrid search's concurrent legs (full text, vectors; symbol names run on the caller's thread).
+        self._legs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hearth-search")
+        self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-term-stats")
+        self._stats_checked: dict[int, float] = {}
+        self._stats_jobs: dict[int, Future[bool]] = {}
 
     # -- hybrid search ----------------------------------------------------------------------------
     def search(
@@ -321,33 +332,91 @@ class ContextService:
         exclude_paths: Sequence[str] = (),
         vector: np.ndarray | None = None,
         use_vectors: bool = True,
+        vector_deadline_s: float | None = None,
     ) -> list[Hit]:
-        """Hybrid search: full text, symbol names and vectors, fused with RRF; best first."""
+        """Hybrid search: full text, symbol names and vectors, fused with RRF; best first.
+
+        The retrievers are independent queries and run concurrently on the store's pool; the query's
+        embedding (when no ``vector`` is given) is computed while the lexical ones run. With
+        ``vector_deadline_s``, the vector leg is dropped if it has not finished that many seconds after
+        the call began (a slow CPU embedder never holds up an answer that the lexical legs can give).
+        """
+        started = time.perf_counter()
+        self._check_term_stats(repo)
         fetch = max(k * 3, 20)
-        # The code words nearest the end of the query (the cursor), keywords left out: a long OR query
-        # of common words matches most of a large index.
+        # The code words nearest the end of the query (the cursor), keywords left out; full text keeps the
+        # rarest of them (by the repository's term statistics).
         words = [w for w in query_terms(query[-4000:], limit=256) if w not in _LOWER_KEYWORDS][-24:]
+        idents = [i for i in dict.fromkeys(identifiers(query[:20_000])) if _code_like(i, query)][:24]
+        rid, snap = repo.repo_id, repo.snapshot_id
+        embedder = self.embedder if use_vectors and query.strip() else None
+
+        def vector_leg() -> list[Hit]:
+            assert embedder is not None
+            vec = vector if vector is not None else embedder.embed([query[:4000]])[0]
+            return self.store.search_vector(rid, snap, embedder.name, embedder.dim, vec, fetch, exclude_paths)
+
+        legs: dict[str, Future[list[Hit]]] = {}
+        if embedder is not None:
+            legs["vector"] = self._legs.submit(vector_leg)
+        if words:
+            legs["fts"] = self._legs.submit(self.store.search_fts, rid, snap, words, fetch, exclude_paths)
+        named = (
+            self.store.search_symbol_names(rid, snap, idents, fetch, exclude_paths) if idents else []
+        )  # on this thread: one leg fewer to hand over
         rankings: list[list[Hit]] = []
         weights: list[float] = []
-        idents = [i for i in dict.fromkeys(identifiers(query[:20_000])) if _code_like(i, query)][:24]
         if idents:
             # First, so that a chunk found by name is named after the matching definition.
-            named = self.store.search_symbol_names(repo.repo_id, repo.snapshot_id, idents, fetch, exclude_paths)
             exact = [h for h in named if h.score >= 0.8]
             rankings += [exact, [h for h in named if h.score < 0.8]]
             weights += [symbol_weight(query, idents), 1.0]
-        if words:
-            rankings.append(self.store.search_fts(repo.repo_id, repo.snapshot_id, words, fetch, exclude_paths))
+        if "fts" in legs:
+            rankings.append(legs["fts"].result())
             weights.append(1.0)
-        if use_vectors and self.embedder is not None and query.strip():
-            vec = vector if vector is not None else self.embedder.embed([query[:4000]])[0]
-            rankings.append(
-                self.store.search_vector(
-                    repo.repo_id, repo.snapshot_id, self.embedder.name, self.embedder.dim, vec, fetch, exclude_paths
-                )
-            )
-            weights.append(1.0)
+        if "vector" in legs:
+            timeout = None
+            if vector_deadline_s is not None:
+                timeout = max(0.0, vector_deadline_s - (time.perf_counter() - started))
+            try:
+                rankings.append(legs["vector"].result(timeout=timeout))
+                weights.append(1.0)
+            except FutureTimeout:
+                log.debug("search: the vector leg missed its %.0f ms deadline", (vector_deadline_s or 0) * 1000)
         return rrf(rankings, weights=weights)[:k]
+
+    # -- term statistics ----------------------------------------------------------------------------
+    def _check_term_stats(self, repo: RepoHandle) -> None:
+        """At most once a minute per repository, check in the background whether its term statistics are
+        missing or stale (the chunk count moved by a tenth, or at all for ten minutes) and refresh them."""
+        now = time.monotonic()
+        if now - self._stats_checked.get(repo.repo_id, -1e9) < STATS_CHECK_S:
+            return
+        self._stats_checked[repo.repo_id] = now
+        self._stats_jobs[repo.repo_id] = self._maintenance.submit(self._refresh_if_stale, repo.repo_id)
+
+    def _refresh_if_stale(self, repo_id: int) -> bool:
+        try:
+            then, chunks, age = self.store.term_stats_drift(repo_id)
+            stale = then is None or abs(chunks - then) > 0.1 * max(chunks, 1) or (
+                chunks != then and (age or 0) > STATS_MAX_AGE_S
+            )
+            if stale:
+                t0 = time.perf_counter()
+                self.store.refresh_term_stats(repo_id)
+                log.info("term statistics of repository %d: %d chunks in %.1f s", repo_id, chunks,
+                         time.perf_counter() - t0)
+            return stale
+        except Exception as exc:  # statistics only speed search up; it works without them
+            log.warning("term statistics refresh failed: %s", exc)
+            return False
+
+    def wait_term_stats(self, repo: RepoHandle, timeout_s: float | None = None) -> bool:
+        """Check (and refresh if needed) the repository's term statistics now; whether they were refreshed."""
+        self._stats_checked[repo.repo_id] = time.monotonic()
+        job = self._maintenance.submit(self._refresh_if_stale, repo.repo_id)
+        self._stats_jobs[repo.repo_id] = job
+        return job.result(timeout=timeout_s)
 
     # -- completion context -------------------------------------------------------------------------
     async def for_completion(
@@ -427,10 +496,12 @@ class ContextService:
         selection: str | None = None,
         budget_tokens: int = 6000,
         k: int = 24,
+        vector_deadline_s: float | None = CHAT_VECTOR_DEADLINE_S,
     ) -> ContextResult:
         """Context for a question or a selection: hybrid search plus definitions of the symbols involved.
 
-        Every item is citable as path:lines. The selection's own lines are not repeated.
+        Every item is citable as path:lines. The selection's own lines are not repeated. The vector leg
+        (embedding the question included) is dropped when it takes longer than ``vector_deadline_s``.
         """
         started = time.perf_counter()
         if repo is None:
@@ -439,9 +510,11 @@ class ContextService:
         exclude = [path] if path and selection else []
 
         def gather() -> list[Hit]:
-            hits = self.search(repo, query[:8000], k=k, exclude_paths=exclude)
             names = [i for i in dict.fromkeys(identifiers(query[:20_000])) if len(i) > 2 and i not in KEYWORDS]
-            defs = [h for _, h in self.store.definitions(repo.repo_id, repo.snapshot_id, names[:48], exclude, 60)]
+            # The definitions lookup runs beside the hybrid search (which embeds the question meanwhile).
+            found = self._legs.submit(self.store.definitions, repo.repo_id, repo.snapshot_id, names[:48], exclude, 60)
+            hits = self.search(repo, query[:8000], k=k, exclude_paths=exclude, vector_deadline_s=vector_deadline_s)
+            defs = [h for _, h in found.result()]
             ranked = [Hit(h.path, h.start_line, h.end_line, 1.0 + h.score, "definition", h.text, h.symbol, h.kind,
                           h.language) for h in defs[:k]]
             ranked += [Hit(h.path, h.start_line, h.end_line, h.score * 10, h.source, h.text, h.symbol, h.kind,

@@ -1,0 +1,93 @@
+"""Retrieval on a real index: term statistics choose the full-text words, concurrent legs, the vector deadline."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hearth.indexer.embedder import HashingEmbedder
+from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.pipeline import Indexer
+from hearth.indexer.store.db import Store
+from hearth.server.services.context import ContextService, RepoHandle
+
+
+@pytest.fixture
+def indexed(store: Store, sample_repo: Path) -> tuple[Store, RepoHandle]:
+    registry = LanguageRegistry.default()
+    indexer = Indexer(store, registry, HashingEmbedder())
+    indexer.index(sample_repo, embed=True)
+    repo_id, snap, _ = indexer.snapshot_for(sample_repo)
+    return store, RepoHandle(str(sample_repo), repo_id, snap)
+
+
+def _doc_freq(store: Store, repo_id: int, term: str) -> int:
+    with store.conn() as c:
+        row = c.execute(
+            "SELECT count(*) FROM chunks WHERE repo_id = %s AND lex @@ to_tsquery('simple', %s)", (repo_id, term)
+        ).fetchone()
+    return int(row[0])
+
+
+def test_term_statistics_are_document_frequencies(indexed: tuple[Store, RepoHandle]) -> None:
+    store, repo = indexed
+    assert store.term_stats_drift(repo.repo_id)[0] is None
+    chunks = store.refresh_term_stats(repo.repo_id)
+    then, now, age = store.term_stats_drift(repo.repo_id)
+    assert then == now == chunks > 0 and age is not None and age >= 0
+    with store.conn() as c:
+        stats = dict(c.execute("SELECT term, ndoc FROM term_stats WHERE repo_id = %s", (repo.repo_id,)).fetchall())
+    for term in ("slugify", "def", "items", "cart"):
+        assert stats[term] == _doc_freq(store, repo.repo_id, term), term
+
+
+def test_full_text_queries_only_the_rare_words_once_statistics_exist(indexed: tuple[Store, RepoHandle]) -> None:
+    store, repo = indexed
+    words = ["return", "slugify"]
+    before = store.search_fts(repo.repo_id, repo.snapshot_id, words, 50)
+    assert any("slugify" not in h.text.lower() for h in before)  # all words: common ones match too
+    budget = _doc_freq(store, repo.repo_id, "slugify")  # room for the rarest word only
+    assert budget < _doc_freq(store, repo.repo_id, "return")
+    assert store.search_fts(repo.repo_id, repo.snapshot_id, words, 50, max_postings=budget) == before  # no stats
+    store.refresh_term_stats(repo.repo_id)
+    after = store.search_fts(repo.repo_id, repo.snapshot_id, words, 50, max_postings=budget)
+    assert after and all("slugify" in h.text.lower() for h in after)
+    assert len(after) == budget
+
+
+def test_search_refreshes_missing_statistics_in_the_background(indexed: tuple[Store, RepoHandle]) -> None:
+    store, repo = indexed
+    service = ContextService(store, LanguageRegistry.default(), None)
+    service.search(repo, "compute_total", k=5)
+    service._stats_jobs[repo.repo_id].result(timeout=30)
+    assert store.term_stats_drift(repo.repo_id)[0] is not None
+    assert service.wait_term_stats(repo, timeout_s=30) is False  # fresh: nothing to do
+
+
+class _SlowEmbedder(HashingEmbedder):
+    """Embeds only once released: a CPU model on a busy machine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def embed(self, texts: list[str]) -> np.ndarray:  # type: ignore[override]
+        self.release.wait(10)
+        return super().embed(texts)
+
+
+def test_a_slow_vector_leg_is_dropped_at_its_deadline(indexed: tuple[Store, RepoHandle]) -> None:
+    store, repo = indexed
+    slow = _SlowEmbedder()
+    service = ContextService(store, LanguageRegistry.default(), slow)
+    try:
+        hits = service.search(repo, "compute_total", k=5, vector_deadline_s=0.05)
+    finally:
+        slow.release.set()
+    assert hits and hits[0].symbol == "compute_total"
+    assert all("vector" not in h.source for h in hits)
+    with_vectors = service.search(repo, "compute_total", k=5, vector_deadline_s=10)
+    assert any("vector" in h.source for h in with_vectors)
