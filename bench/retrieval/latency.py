@@ -8,7 +8,8 @@ content and text hashes suffixed) until it holds ``--chunks`` chunks. Every chun
 hashing embedding (copies get the original's vector rotated by the copy number, so that no two copies
 share a vector). Then:
 - HNSW build: time of ``CREATE INDEX ... USING hnsw`` over all the synthetic repository's vectors;
-- HNSW recall@20 against exact search (sequential scan) for the query vectors;
+- HNSW recall@20 and @10 against exact search (sequential scan) for the query vectors;
+- the full-text term statistics' refresh (``ts_stat`` over the repository);
 - ``ContextService.search`` top-20 (full text + symbol names + vectors fused): p50/p95/p99 over
   queries of two shapes, 20 lines of code before a call (what completion sends) and an identifier;
 - ``ContextService.for_completion`` (all sources, ranking, budget) at real call sites: p50/p95/p99.
@@ -169,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"HNSW over {n_vectors} vectors built in {hnsw_s}s\n")
     else:
         store.ensure_vector_index(emb.name, emb.dim)
+    # Full-text term statistics (the server refreshes them in the background after indexing).
+    t0 = time.time()
+    store.refresh_term_stats(repo.repo_id)
+    stats_s = round(time.time() - t0, 1)
+    sys.stderr.write(f"term statistics over {n_chunks} chunks in {stats_s}s\n")
 
     # Queries: call sites of the corpora (the cases of the recall benchmark) under copy 0.
     sites: list[tuple[str, str, int, int]] = []
@@ -195,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings: dict[str, list[float]] = {"search_code": [], "search_identifier": [], "vector_hnsw": [],
                                        "vector_exact": [], "completion_context": []}
     recalls: list[float] = []
+    recalls10: list[float] = []
+    load_before = os.getloadavg()
     for i, q in enumerate(code_queries + ident_queries):
         t0 = time.perf_counter()
         context.search(repo, q, k=20, vector=vectors[i])
@@ -209,12 +217,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         timings["vector_exact"].append((time.perf_counter() - t0) * 1000)
         want = {(h.path, h.start_line) for h in exact}
         recalls.append(len(want & {(h.path, h.start_line) for h in approx}) / max(1, len(want)))
+        want10 = {(h.path, h.start_line) for h in exact[:10]}
+        recalls10.append(len(want10 & {(h.path, h.start_line) for h in approx[:10]}) / max(1, len(want10)))
+
+    stages: dict[str, list[float]] = {}
 
     async def contexts() -> None:
         for path, text, line, col in sites:
             t0 = time.perf_counter()
-            await context.for_completion(repo, path, text, line, col, budget_tokens=1024, wait_for_all=True)
+            res = await context.for_completion(repo, path, text, line, col, budget_tokens=1024, wait_for_all=True)
             timings["completion_context"].append((time.perf_counter() - t0) * 1000)
+            for name, ms in res.timings_ms.items():
+                stages.setdefault(name, []).append(ms)
 
     asyncio.run(contexts())
     store.close()
@@ -228,7 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "embedder": emb.name,
         "hnsw_build_s": hnsw_s,
         "hnsw_recall_at_20": round(statistics.fmean(recalls), 3) if recalls else None,
+        "hnsw_recall_at_10": round(statistics.fmean(recalls10), 3) if recalls10 else None,
+        "term_stats_s": stats_s,
+        "load_average": [round(x, 2) for x in (*load_before, *os.getloadavg())],
         **{k: summary(v) for k, v in timings.items()},
+        "completion_stages_p50_ms": {k: pct(v, 0.5) for k, v in stages.items()},
     }
     path = Path(args.out or RESULTS / f"retrieval-latency-{args.chunks // 1000}k.json")
     path.parent.mkdir(parents=True, exist_ok=True)

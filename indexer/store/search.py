@@ -275,14 +275,17 @@ class SearchQueries:
             return []
         names = list(dict.fromkeys(types))
         with self.conn() as c:
+            # Three index lookups (by scope, by Go receiver, by name) rather than one OR over every definition.
             rows = c.execute(
-                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._DEF_COLUMNS}{self._DEF_FROM}"
-                " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def'"
-                " AND NOT (f.path = ANY(%(exclude)s))"
-                " AND (split_part(s.scope, '<', 1) = ANY(%(types)s)"
-                "  OR (s.scope IS NULL AND s.detail LIKE 'func (%%'"
-                "      AND substring(s.detail from '^func \\(\\s*\\w*\\s*\\*?(\\w+)') = ANY(%(types)s))"
-                "  OR (s.name = ANY(%(types)s) AND s.kind NOT IN ('method', 'function', 'constant', 'variable')))"
+                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._DEF_COLUMNS}"
+                " FROM (SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def'"
+                "  AND split_part(scope, '<', 1) = ANY(%(types)s)"
+                " UNION SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND scope IS NULL"
+                "  AND detail LIKE 'func (%%'"
+                "  AND substring(detail from '^func \\(\\s*\\w*\\s*\\*?(\\w+)') = ANY(%(types)s)"
+                " UNION SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND name = ANY(%(types)s)"
+                "  AND kind NOT IN ('method', 'function', 'constant', 'variable')) s"
+                f"{_FILES_OF_S}{_CHUNK_AT}"
                 " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %(limit)s",
                 {"repo": repo_id, "snap": snapshot_id, "exclude": list(exclude_paths), "types": names, "limit": limit},
             ).fetchall()
