@@ -227,7 +227,11 @@ class SearchQueries:
                 f"{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def' AND lower(s.name) = n.name"
                 " ORDER BY s.name = ANY(%(names)s) DESC LIMIT %(per_name)s) s"
             )
-        with self.conn() as c:
+        with self.conn() as c, c.transaction():
+            if fuzzy:
+                # Near names only: at the default 0.3, a name like get_help_option has thousands of trigram
+                # neighbours in a large index, each a heap visit.
+                c.execute("SET LOCAL pg_trgm.similarity_threshold = 0.45")
             rows = c.execute(
                 "SELECT * FROM (SELECT DISTINCT ON (s.path, ch.start_line) s.path, ch.start_line, ch.end_line,"
                 " ch.text, CASE WHEN s.scope IS NULL THEN s.name ELSE s.scope || '.' || s.name END, s.kind,"
