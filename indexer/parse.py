@@ -14,11 +14,11 @@ processes.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 from tree_sitter import Node, QueryCursor
 
@@ -43,26 +43,35 @@ def estimate_tokens(text_or_len: str | int) -> int:
     return int(n / BYTES_PER_TOKEN) + 1
 
 
-@functools.lru_cache(maxsize=1 << 16)
+_TERMS: dict[str, tuple[str, ...]] = {}
+_TERMS_MAX = 1 << 17
+
+
 def _ident_terms(ident: str) -> tuple[str, ...]:
+    got = _TERMS.get(ident)
+    if got is not None:
+        return got
     whole = ident.lower()
     if len(whole) < 2:
-        return ()
-    parts = split_identifier(ident)
-    if len(parts) > 1 or (parts and parts[0] != whole):
-        return (whole, *(p for p in parts if p != whole))
-    return (whole,)
+        got = ()
+    else:
+        parts = split_identifier(ident)
+        if len(parts) > 1 or (parts and parts[0] != whole):
+            got = (whole, *(p for p in parts if p != whole))
+        else:
+            got = (whole,)
+    if len(_TERMS) >= _TERMS_MAX:
+        _TERMS.clear()
+    _TERMS[ident] = got
+    return got
 
 
 def term_text(text: str, limit: int = MAX_TERMS) -> str:
     """``lexical.term_text`` with each identifier's expansion cached (the same terms, several times faster:
     code repeats its identifiers)."""
-    out: list[str] = []
-    for ident in identifiers(text):
-        out.extend(_ident_terms(ident))
-        if len(out) >= limit:
-            break
-    return " ".join(out[:limit])
+    get = _TERMS.get
+    out = list(chain.from_iterable([get(i) or _ident_terms(i) for i in identifiers(text)]))
+    return " ".join(out[:limit] if len(out) > limit else out)
 
 
 def last_row(node: Node) -> int:
@@ -93,6 +102,7 @@ class _FileParser:
         self.lines = source.split(b"\n")
         self.budget = int(budget_tokens * BYTES_PER_TOKEN)
         self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
+        self.keyed: list[tuple[int, int, int, _Def]] = []  # (start byte, end byte, node id, def) of each key
         self.chunks: list[Chunk] = []
         self.symbols: list[Symbol] = []
         self.class_like = CLASS_LIKE_BY_LANGUAGE.get(lang.name, CLASS_LIKE)
@@ -123,6 +133,36 @@ class _FileParser:
                 names.insert(0, d.name)
             p = p.parent
         return names
+
+    def enclosing(self, nodes: list[Node]) -> list[tuple[str | None, str | None]]:
+        """For each node, what ``scope_path`` and ``enclosing_kinds`` give (the dotted scope path and the
+        nearest enclosing definition's kind), from byte ranges in one sweep instead of walking up the
+        tree from each node (``Node.parent`` costs a descent from the root in tree-sitter)."""
+        out: list[tuple[str | None, str | None]] = [(None, None)] * len(nodes)
+        if not self.keyed or not nodes:
+            return out
+        keyed = sorted(self.keyed, key=lambda k: (k[0], -k[1]))
+        ranges = [(n.start_byte, n.end_byte, n.id) for n in nodes]
+        order = sorted(range(len(nodes)), key=lambda i: (ranges[i][0], -ranges[i][1]))
+        stack: list[tuple[int, int, int, _Def]] = []  # nested: each entry contains the ones above it
+        i = 0
+        for k in order:
+            start, end, nid = ranges[k]
+            while i < len(keyed) and keyed[i][0] <= start:
+                entry = keyed[i]
+                i += 1
+                while stack and stack[-1][1] <= entry[0] and stack[-1][1] < entry[1]:
+                    stack.pop()
+                stack.append(entry)
+            names: list[str] = []
+            nearest: str | None = None
+            for s0, e0, kid, d in stack:  # outermost first
+                if s0 <= start and end <= e0 and kid != nid:
+                    if not names or names[-1] != d.name:
+                        names.append(d.name)
+                    nearest = d.kind
+            out[k] = (".".join(names) or None, nearest)
+        return out
 
     def enclosing_kinds(self, node: Node) -> list[str]:
         kinds = []
@@ -159,18 +199,22 @@ class _FileParser:
                 while carrier.parent is not None and carrier.parent.type in WRAPPERS:
                     carrier = carrier.parent
                 d = _Def(kind, self.node_text(name_node), name_node, carrier, scope_only)
-                self.defs.setdefault(def_node.id, d)
-                self.defs.setdefault(carrier.id, d)
+                for keyed in (def_node, carrier):
+                    if keyed.id not in self.defs:
+                        self.defs[keyed.id] = d
+                        self.keyed.append((keyed.start_byte, keyed.end_byte, keyed.id, d))
         seen: set[int] = set()
+        own: list[_Def] = []
         for d in self.defs.values():
             if id(d) in seen or d.scope_only:
                 continue
             seen.add(id(d))
-            outer = self.enclosing_kinds(d.node)
+            own.append(d)
+        def_scopes = self.enclosing([d.node for d in own])
+        for d, (scope, nearest) in zip(own, def_scopes, strict=True):
             kind = d.kind
-            if kind == "function" and outer and outer[0] in self.class_like:
+            if kind == "function" and nearest in self.class_like:
                 kind = "method"
-            scope = self.scope_path(d.node)
             row, col = d.name_node.start_point
             sig_row = d.name_node.start_point[0]
             self.symbols.append(
@@ -178,21 +222,22 @@ class _FileParser:
                     name=d.name,
                     kind=kind,
                     role="def",
-                    scope=".".join(scope) or None,
+                    scope=scope,
                     line=row + 1,
                     col=self.col_chars(row, col),
                     end_line=last_row(d.node) + 1,
                     detail=self.line_text(sig_row).strip()[:200],
                 )
             )
-        for kind, n in refs:
+        ref_scopes = self.enclosing([n for _, n in refs])
+        for (kind, n), (scope, _nearest) in zip(refs, ref_scopes, strict=True):
             row, col = n.start_point
             self.symbols.append(
                 Symbol(
                     name=self.node_text(n),
                     kind=kind,
                     role="ref",
-                    scope=".".join(self.scope_path(n)) or None,
+                    scope=scope,
                     line=row + 1,
                     col=self.col_chars(row, col),
                     end_line=last_row(n) + 1,
