@@ -161,6 +161,7 @@ class CompletionService:
         self._last_context: dict[str, _LastContext] = {}
         self._model_latency_s: float | None = None  # moving average of whole model answers
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._pending_refresh: dict[str, tuple[str | None, str, str, int, int, tuple[int, int]]] = {}
 
     # -- public API --------------------------------------------------------------------------
     async def complete(self, uri: str, line: int, col: int, *, debounce: bool = True) -> list[CompletionItemOut]:
@@ -182,6 +183,9 @@ class CompletionService:
         finally:
             if self._inflight.get(uri) is task:
                 self._inflight.pop(uri, None)
+            pending = self._pending_refresh.pop(uri, None)
+            if pending is not None:
+                self._refresh_context(uri, *pending)
 
     def record_feedback(self, item_id: str, *, accepted_chars: int | None, dismissed: bool = False) -> None:
         length = self.stats.ids.pop(item_id, None)
@@ -266,7 +270,10 @@ class CompletionService:
             # runs in the background and appends what it finds new for the next keystroke.
             items = last.items
             trace["context_reused"] = True
-            self._refresh_context(uri, doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+            if not (prefix[-1:].isalnum() or prefix[-1:] == "_"):
+                # A word was finished: retrieve again once this request is answered (not during it,
+                # which would slow it down) and append what is new for the next keystrokes.
+                self._pending_refresh[uri] = (doc.root, doc.path or "", text, line, col, (lo + 1, hi))
         else:
             ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
             items = self._stable_context(uri, doc.path or uri, line, ctx.items)

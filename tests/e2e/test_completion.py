@@ -161,10 +161,14 @@ async def test_consecutive_keystrokes_share_the_prompt_prefix(
         ta, tb = tok.encode(a), tok.encode(b)
         same = next((i for i, (x, y) in enumerate(zip(ta, tb, strict=False)) if x != y), min(len(ta), len(tb)))
         shares.append(same / len(tb))
-    assert min(shares) >= 0.8, shares
-    # The retrieved context (other files) is the same, in the same order, all along the line.
-    heads = {p.split("<|file_sep|>shop/cart.py")[0] for p in prompts}
-    assert len(heads) == 1
+    assert sum(shares) / len(shares) >= 0.8, shares
+    # Below 80 % only where a background refresh appended new context: at most once per finished
+    # word (here after `(` and `.`), whenever that refresh lands.
+    boundaries = sum(1 for c in typed if not (c.isalnum() or c == "_"))
+    assert sum(1 for share in shares if share < 0.8) <= boundaries, shares
+    # The retrieved context (other files) keeps its order along the line: new hits are only appended.
+    heads = [p.split("<|file_sep|>shop/cart.py")[0] for p in prompts]
+    assert all(b.startswith(a) for a, b in itertools.pairwise(heads))
 
 
 # -- accept, partial accept, dismiss --------------------------------------------------------------
