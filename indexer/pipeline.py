@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from hearth.indexer.embedder import Embedder
 from hearth.indexer.languages import LanguageRegistry
 from hearth.indexer.parse import parse_source
-from hearth.indexer.store.db import FileRow, FileState, Store
+from hearth.indexer.store.db import EncodedBlob, FileRow, FileState, Store, encode_blob
 from hearth.indexer.types import IndexSummary, ParsedFile
 from hearth.indexer.walk import IgnorePolicy, Skip, WalkEntry
 
@@ -33,6 +34,7 @@ BATCH_FILES = 200
 BATCH_BYTES = 4 * 1024 * 1024
 POOL_MIN_FILES = 300  # a full run with at least this much to parse uses a process pool
 POOL_MIN_BYTES = 4 * 1024 * 1024
+PIPELINE_DEPTH = 2  # batches parsed ahead of the one being written
 
 _worker_registry: LanguageRegistry | None = None
 
@@ -66,11 +68,13 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _parse_job(job: tuple[str, bytes]) -> ParsedFile | Exception:
-    """In a worker process: ``parse_source`` is pure, so only (path, bytes) go in and the result comes back."""
+def _parse_job(job: tuple[str, bytes, int, str]) -> EncodedBlob | Exception:
+    """In a worker process: ``parse_source`` is pure, so only (path, bytes, repository, content key) go in,
+    and the result comes back as the rows the store copies in (cheaper to send than the objects)."""
     assert _worker_registry is not None
+    path, data, repo_id, digest = job
     try:
-        return parse_source(_worker_registry, job[0], job[1])
+        return encode_blob(repo_id, digest, parse_source(_worker_registry, path, data))
     except Exception as exc:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
@@ -122,10 +126,10 @@ class _Pending:
 
     have: set[str]  # content already in the index
     todo: dict[str, _Work]
-    futures: dict[str, Future[ParsedFile | Exception]]
+    futures: dict[str, Future[EncodedBlob | Exception]]
 
-    def results(self, registry: LanguageRegistry) -> dict[str, ParsedFile | Exception]:
-        out: dict[str, ParsedFile | Exception] = {}
+    def results(self, registry: LanguageRegistry) -> dict[str, ParsedFile | EncodedBlob | Exception]:
+        out: dict[str, ParsedFile | EncodedBlob | Exception] = {}
         for digest, w in self.todo.items():
             fut = self.futures.get(digest)
             if fut is not None:
@@ -329,14 +333,21 @@ class Indexer:
     ) -> None:
         total = len(changed)
         done = 0
-        previous: (
-            tuple[int, int, list[_Work], dict[str, FileState], list[FileRow], list[str], dict[str, int], _Pending]
-            | None
-        ) = None
+        # Batches submitted to the workers and not yet written, oldest first: the workers parse the
+        # next ones while the oldest is written, so neither the pool nor PostgreSQL waits for the other.
+        inflight: deque[tuple[list[_Work], list[FileRow], list[str], _Pending]] = deque()
         vanished: list[str] = []
         batch: list[_Work] = []
         batch_bytes = 0
         first = True
+
+        def write_oldest() -> None:
+            nonlocal done
+            work, skipped, gone, pending = inflight.popleft()
+            self._write(repo_id, snap, work, known, skipped, gone, stats, pending)
+            done += len(work)  # files skipped on reading were counted then
+            report(Progress("parse", min(done, total), total))
+
         for entry in changed:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
@@ -362,22 +373,14 @@ class Indexer:
             batch.append(_Work(entry, data, content_key(data, self.registry.name_for_path(entry.path))))
             batch_bytes += len(data)
             if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                # Workers parse this batch while the previous one is written.
-                pending = self._submit(repo_id, batch)
-                if previous is not None:
-                    self._write(*previous)
-                    report(Progress("parse", done, total))
-                done += len(batch)
-                previous = (repo_id, snap, batch, known, skip_rows, deleted if first else [], stats, pending)
+                inflight.append((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
                 first = False
                 skip_rows, batch, batch_bytes = [], [], 0
-        pending = self._submit(repo_id, batch)
-        if previous is not None:
-            self._write(*previous)
-            report(Progress("parse", done, total))
-        done += len(batch)
-        self._write(repo_id, snap, batch, known, skip_rows, (deleted if first else []) + vanished, stats, pending)
-        report(Progress("parse", done, total))
+                if len(inflight) > PIPELINE_DEPTH:
+                    write_oldest()
+        inflight.append((batch, skip_rows, (deleted if first else []) + vanished, self._submit(repo_id, batch)))
+        while inflight:
+            write_oldest()
 
     def _write(
         self,
@@ -392,7 +395,7 @@ class Indexer:
     ) -> None:
         pending = pending or self._submit(repo_id, batch)
         have = pending.have
-        blobs: dict[str, ParsedFile] = {}
+        blobs: dict[str, ParsedFile | EncodedBlob] = {}
         rows: list[FileRow] = list(skip_rows)
         parsed = pending.results(self.registry)
         for w in batch:
@@ -428,10 +431,12 @@ class Indexer:
         for w in batch:
             if w.digest not in have:
                 todo.setdefault(w.digest, w)
-        futures: dict[str, Future[ParsedFile | Exception]] = {}
+        futures: dict[str, Future[EncodedBlob | Exception]] = {}
         if self._pool is not None and len(todo) > 1:
             try:
-                futures = {d: self._pool.submit(_parse_job, (w.entry.path, w.data)) for d, w in todo.items()}
+                futures = {
+                    d: self._pool.submit(_parse_job, (w.entry.path, w.data, repo_id, d)) for d, w in todo.items()
+                }
             except (BrokenExecutor, RuntimeError) as exc:
                 log.warning("the parse pool is gone (%s); parsing in-process", exc)
                 self._pool.shutdown(wait=False, cancel_futures=True)

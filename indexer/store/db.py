@@ -239,37 +239,39 @@ class Store(SearchQueries, ChatQueries):
         self,
         repo_id: int,
         snapshot_id: int,
-        blobs: Sequence[tuple[str, ParsedFile]],
+        blobs: Sequence[tuple[str, ParsedFile | EncodedBlob]],
         files: Sequence[FileRow],
         deleted_paths: Sequence[str] = (),
     ) -> None:
         """One transaction: new parse results, the file rows that point at them, deletions.
 
         Chunks, symbols and file rows go in with COPY (through a temporary table where the row needs
-        computing or upserting); a blob another process wrote meanwhile is left as it is.
+        computing or upserting); a blob another process wrote meanwhile is left as it is. A parse
+        result may come already encoded as COPY rows (``encode_blob``, done in a parse worker).
         """
+        encoded = [(h, p if isinstance(p, EncodedBlob) else encode_blob(repo_id, h, p)) for h, p in blobs]
         with self.conn() as c:
             with c.transaction():
                 # A batch lost to a database crash is redone by the next run (the files rows go with
                 # it), so the indexer need not wait for each commit's WAL flush.
                 c.execute("SET LOCAL synchronous_commit = off")
                 inserted: set[str] = set()
-                if blobs:
+                if encoded:
                     rows = c.execute(
                         "INSERT INTO blobs (repo_id, content_hash, language, chunk_count, symbol_count)"
                         " SELECT %s, h, l, cc, sc FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[])"
                         " AS t(h, l, cc, sc) ON CONFLICT DO NOTHING RETURNING content_hash",
                         (
                             repo_id,
-                            [h for h, _ in blobs],
-                            [p.language for _, p in blobs],
-                            [len(p.chunks) for _, p in blobs],
-                            [len(p.symbols) for _, p in blobs],
+                            [h for h, _ in encoded],
+                            [e.language for _, e in encoded],
+                            [e.chunk_count for _, e in encoded],
+                            [e.symbol_count for _, e in encoded],
                         ),
                     ).fetchall()
                     inserted = {r[0] for r in rows}
-                new = [(h, p) for h, p in blobs if h in inserted]
-                if any(p.chunks for _, p in new):
+                new = [e for h, e in encoded if h in inserted and e.repo_id == repo_id]
+                if any(e.chunk_count for e in new):
                     c.execute(
                         "CREATE TEMP TABLE IF NOT EXISTS hearth_chunks_in (content_hash text, ord int, start_line int,"
                         " end_line int, kind text, symbol text, language text, text text, text_hash text,"
@@ -279,23 +281,8 @@ class Store(SearchQueries, ChatQueries):
                         "COPY hearth_chunks_in (content_hash, ord, start_line, end_line, kind, symbol, language, text,"
                         " text_hash, name_terms, body_terms) FROM STDIN"
                     ) as copy:
-                        for h, parsed in new:
-                            for ch in parsed.chunks:
-                                copy.write_row(
-                                    (
-                                        h,
-                                        ch.ord,
-                                        ch.start_line,
-                                        ch.end_line,
-                                        ch.kind,
-                                        _clean(ch.symbol),
-                                        parsed.language,
-                                        _clean(ch.text),
-                                        ch.text_hash,
-                                        _clean(ch.name_terms),
-                                        _clean(ch.body_terms),
-                                    )
-                                )
+                        for e in new:
+                            copy.write(e.chunk_rows)
                     c.execute(
                         "INSERT INTO chunks (repo_id, content_hash, ord, start_line, end_line, kind, symbol, language,"
                         " text, text_hash, lex) SELECT %s, content_hash, ord, start_line, end_line, kind, symbol,"
@@ -303,27 +290,13 @@ class Store(SearchQueries, ChatQueries):
                         " || to_tsvector('simple', body_terms) FROM hearth_chunks_in",
                         (repo_id,),
                     )
-                if any(p.symbols for _, p in new):
+                if any(e.symbol_count for e in new):
                     with c.cursor().copy(
                         "COPY symbols (repo_id, content_hash, name, kind, role, scope, detail, line, col, end_line)"
                         " FROM STDIN"
                     ) as copy:
-                        for h, parsed in new:
-                            for sym in parsed.symbols:
-                                copy.write_row(
-                                    (
-                                        repo_id,
-                                        h,
-                                        _clean(sym.name),
-                                        sym.kind,
-                                        sym.role,
-                                        _clean(sym.scope),
-                                        _clean(sym.detail),
-                                        sym.line,
-                                        sym.col,
-                                        sym.end_line,
-                                    )
-                                )
+                        for e in new:
+                            copy.write(e.symbol_rows)
                 if files:
                     c.execute(
                         "CREATE TEMP TABLE IF NOT EXISTS hearth_files_in (path text, content_hash text, size bigint,"
@@ -488,6 +461,88 @@ class Store(SearchQueries, ChatQueries):
                 if got:
                     c.execute("SELECT pg_advisory_unlock(%s)", (key,))
                 c.autocommit = False
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBlob:
+    """A parse result as the rows ``write_batch`` copies in (PostgreSQL's COPY text format).
+
+    Built in a parse worker (``encode_blob``): sending these bytes to the indexing process costs far
+    less than pickling every chunk and symbol there and encoding them again for COPY.
+    """
+
+    repo_id: int
+    language: str | None
+    chunk_count: int
+    symbol_count: int
+    chunk_rows: bytes  # hearth_chunks_in's columns
+    symbol_rows: bytes  # symbols' columns (repo_id first)
+
+
+def encode_blob(repo_id: int, content_hash: str, parsed: ParsedFile) -> EncodedBlob:
+    h = _copy_field(content_hash)
+    lang = _copy_field(parsed.language)
+    chunk_lines = [
+        "\t".join(
+            (
+                h,
+                str(ch.ord),
+                str(ch.start_line),
+                str(ch.end_line),
+                _copy_field(ch.kind),
+                _copy_field(ch.symbol),
+                lang,
+                _copy_field(ch.text),
+                ch.text_hash,
+                _copy_field(ch.name_terms),
+                _copy_field(ch.body_terms),
+            )
+        )
+        for ch in parsed.chunks
+    ]
+    head = f"{repo_id}\t{h}\t"
+    symbol_lines = [
+        head
+        + "\t".join(
+            (
+                _copy_field(sym.name),
+                _copy_field(sym.kind),
+                _copy_field(sym.role),
+                _copy_field(sym.scope),
+                _copy_field(sym.detail),
+                str(sym.line),
+                str(sym.col),
+                str(sym.end_line),
+            )
+        )
+        for sym in parsed.symbols
+    ]
+    return EncodedBlob(
+        repo_id,
+        parsed.language,
+        len(parsed.chunks),
+        len(parsed.symbols),
+        "".join(line + "\n" for line in chunk_lines).encode("utf-8", "replace"),
+        "".join(line + "\n" for line in symbol_lines).encode("utf-8", "replace"),
+    )
+
+
+def _copy_field(s: str | None) -> str:
+    """One text field in COPY's text format: NULL as \\N, backslash and line/field separators escaped,
+    NUL (which PostgreSQL text cannot hold) replaced."""
+    if s is None:
+        return "\\N"
+    if "\\" in s:
+        s = s.replace("\\", "\\\\")
+    if "\n" in s:
+        s = s.replace("\n", "\\n")
+    if "\t" in s:
+        s = s.replace("\t", "\\t")
+    if "\r" in s:
+        s = s.replace("\r", "\\r")
+    if "\x00" in s:
+        s = s.replace("\x00", "\ufffd")
+    return s
 
 
 def _clean(s: str | None) -> str | None:
