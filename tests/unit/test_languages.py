@@ -15,9 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import hearth.indexer.languages as languages_module
 import pytest
 import tree_sitter
+
+import hearth.indexer.languages as languages_module
 from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
 from hearth.indexer.parse import CHUNK_TOKENS, WINDOW_LINES, estimate_tokens, parse_source
 from hearth.indexer.types import ParsedFile, Symbol
