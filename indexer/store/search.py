@@ -25,6 +25,8 @@ class DefRow:
     line: int
     end_line: int
     detail: str | None
+    content_hash: str | None = None  # set by the symbol-only lookups (``def_symbols`` etc.)
+    language: str | None = None
 
 
 # The chunk holding a symbol's line, looked up per symbol through the (repo_id, content_hash, start_line) index. A plain
@@ -45,6 +47,18 @@ _FILES_OF_CH = (
     "  AND f.snapshot_id = %(snap)s AND NOT (f.path = ANY(%(exclude)s)) OFFSET 0) f"
 )
 _FILES_OF_S = _FILES_OF_CH.replace("ch.", "s.")
+_FILES_OF_S_LANG = _FILES_OF_S.replace("SELECT f.path FROM", "SELECT f.path, f.language FROM")
+
+# Members of types (by scope), Go methods by receiver type, and the types' own definitions: three index lookups
+# (``symbols_def_scope``, ``symbols_def_receiver``, ``symbols_def_name``) rather than one OR over every definition.
+_MEMBERS_UNION = (
+    "SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND split_part(scope, '<', 1) = ANY(%(types)s)"
+    " UNION SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND scope IS NULL"
+    "  AND detail LIKE 'func (%%'"
+    "  AND substring(detail from '^func \\(\\s*\\w*\\s*\\*?(\\w+)') = ANY(%(types)s)"
+    " UNION SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND name = ANY(%(types)s)"
+    "  AND kind NOT IN ('method', 'function', 'constant', 'variable')"
+)
 
 
 class SearchQueries:
@@ -282,13 +296,7 @@ class SearchQueries:
             # Three index lookups (by scope, by Go receiver, by name) rather than one OR over every definition.
             rows = c.execute(
                 f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._DEF_COLUMNS}"
-                " FROM (SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def'"
-                "  AND split_part(scope, '<', 1) = ANY(%(types)s)"
-                " UNION SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND scope IS NULL"
-                "  AND detail LIKE 'func (%%'"
-                "  AND substring(detail from '^func \\(\\s*\\w*\\s*\\*?(\\w+)') = ANY(%(types)s)"
-                " UNION SELECT * FROM symbols WHERE repo_id = %(repo)s AND role = 'def' AND name = ANY(%(types)s)"
-                "  AND kind NOT IN ('method', 'function', 'constant', 'variable')) s"
+                f" FROM ({_MEMBERS_UNION}) s"
                 f"{_FILES_OF_S}{_CHUNK_AT}"
                 " ORDER BY f.path, s.line, s.name, (ch.end_line - ch.start_line) LIMIT %(limit)s",
                 {"repo": repo_id, "snap": snapshot_id, "exclude": list(exclude_paths), "types": names, "limit": limit},
@@ -329,18 +337,193 @@ class SearchQueries:
         return [r[0] for r in rows]
 
     def ref_counts(self, repo_id: int, snapshot_id: int, names: Sequence[str]) -> dict[str, int]:
-        """How often each name is referenced in the snapshot (a popularity prior for callees)."""
+        """How often each name is referenced in the snapshot (a popularity prior for callees).
+
+        From the snapshot's reference statistics (``refresh_ref_stats``, refreshed in the background) when
+        they exist: one index probe per name; otherwise counted live (tens of milliseconds on a large index).
+        """
         if not names:
             return {}
+        wanted = list(dict.fromkeys(names))
         with self.conn() as c:
+            rows = c.execute(
+                "SELECT name, nref FROM ref_stats WHERE repo_id = %(repo)s AND snapshot_id = %(snap)s"
+                " AND name = ANY(%(names)s)"
+                " UNION ALL SELECT NULL, 0 FROM ref_stats_state WHERE repo_id = %(repo)s AND snapshot_id = %(snap)s",
+                {"repo": repo_id, "snap": snapshot_id, "names": wanted},
+            ).fetchall()
+            if any(name is None for name, _ in rows):
+                return {name: int(n) for name, n in rows if name is not None}
             rows = c.execute(
                 "SELECT s.name, count(*) FROM symbols s JOIN files f"
                 " ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
                 " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'ref' AND s.name = ANY(%s)"
                 " GROUP BY s.name",
-                (repo_id, snapshot_id, list(dict.fromkeys(names))),
+                (repo_id, snapshot_id, wanted),
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
+
+    def refresh_ref_stats(self, repo_id: int, snapshot_id: int) -> int:
+        """Recompute the snapshot's reference counts per name (what ``ref_counts`` reads; about a second on a
+        100k-chunk index: run it off the request path); the number of distinct names referenced."""
+        with self.conn() as c:
+            c.execute("SELECT pg_advisory_xact_lock(727003, %s)", (snapshot_id,))
+            counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
+            n_chunks = int(counted[0]) if counted else 0
+            c.execute("DELETE FROM ref_stats WHERE repo_id = %s AND snapshot_id = %s", (repo_id, snapshot_id))
+            cur = c.execute(
+                "INSERT INTO ref_stats (repo_id, snapshot_id, name, nref) SELECT %(repo)s, %(snap)s, s.name, count(*)"
+                " FROM files f JOIN symbols s ON s.repo_id = f.repo_id AND s.content_hash = f.content_hash"
+                " WHERE f.snapshot_id = %(snap)s AND f.repo_id = %(repo)s AND s.role = 'ref' GROUP BY s.name",
+                {"repo": repo_id, "snap": snapshot_id},
+            )
+            names = cur.rowcount
+            c.execute(
+                "INSERT INTO ref_stats_state (repo_id, snapshot_id, chunks) VALUES (%s, %s, %s)"
+                " ON CONFLICT (repo_id, snapshot_id) DO UPDATE SET chunks = excluded.chunks, refreshed_at = now()",
+                (repo_id, snapshot_id, n_chunks),
+            )
+            c.commit()
+        return names
+
+    def ref_stats_drift(self, repo_id: int, snapshot_id: int) -> tuple[int | None, int, float | None]:
+        """(chunks when the snapshot's reference counts were taken or None, chunks now, their age in seconds)."""
+        with self.conn() as c:
+            row = c.execute(
+                "SELECT (SELECT chunks FROM ref_stats_state WHERE repo_id = %(r)s AND snapshot_id = %(s)s),"
+                " (SELECT count(*) FROM chunks WHERE repo_id = %(r)s),"
+                " (SELECT extract(epoch FROM now() - refreshed_at) FROM ref_stats_state"
+                "  WHERE repo_id = %(r)s AND snapshot_id = %(s)s)",
+                {"r": repo_id, "s": snapshot_id},
+            ).fetchone()
+        assert row is not None
+        return (
+            None if row[0] is None else int(row[0]),
+            int(row[1]),
+            None if row[2] is None else float(row[2]),
+        )
+
+    # -- symbol-only lookups (callee prediction ranks symbols, then reads the chunks of the best) -----------
+    _SYM_COLUMNS = "f.path, s.name, s.kind, s.scope, s.line, s.end_line, s.detail, s.content_hash, f.language"
+
+    @staticmethod
+    def _sym_filters(kinds: Sequence[str] | None, prefix: str | None, exact: bool) -> str:
+        """SQL conditions on ``s`` for the candidate kinds and the name being typed (its lowercase prefix)."""
+        out = ""
+        if kinds is not None:
+            out += " AND s.kind = ANY(%(kinds)s)"
+        if prefix:
+            out += " AND lower(s.name) = %(prefix)s" if exact else " AND lower(s.name) LIKE %(prefix_like)s"
+        return out
+
+    @staticmethod
+    def _sym_params(kinds: Sequence[str] | None, prefix: str | None) -> dict[str, Any]:
+        p = (prefix or "").lower()
+        like = p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return {"kinds": list(kinds or ()), "prefix": p, "prefix_like": like}
+
+    def def_symbols(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        names: Sequence[str],
+        exclude_paths: Sequence[str] = (),
+        limit: int = 50,
+        *,
+        kinds: Sequence[str] | None = None,
+        prefix: str | None = None,
+        exact: bool = False,
+        top_level: bool = False,
+    ) -> list[DefRow]:
+        """Definitions of the given names in the snapshot (no chunk, no text), by path and line; optionally only
+        of ``kinds``, top-level ones, or those whose lowercase name starts with (``exact``: equals) ``prefix``."""
+        if not names:
+            return []
+        cond = self._sym_filters(kinds, prefix, exact) + (" AND s.scope IS NULL" if top_level else "")
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._SYM_COLUMNS} FROM symbols s{_FILES_OF_S_LANG}"
+                f" WHERE s.repo_id = %(repo)s AND s.role = 'def' AND s.name = ANY(%(names)s){cond}"
+                " ORDER BY f.path, s.line, s.name LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "names": list(names), "exclude": list(exclude_paths),
+                 "limit": limit, **self._sym_params(kinds, prefix)},
+            ).fetchall()
+        return [DefRow(*r) for r in rows]
+
+    def path_def_symbols(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        patterns: Sequence[str],
+        exclude_paths: Sequence[str] = (),
+        limit: int = 400,
+        *,
+        kinds: Sequence[str] | None = None,
+        prefix: str | None = None,
+        exact: bool = False,
+        no_methods: bool = False,
+    ) -> list[DefRow]:
+        """Top-level definitions in files whose path matches one of the LIKE patterns (no chunk, no text);
+        ``no_methods`` leaves out Go methods (``func (r T) ...``)."""
+        if not patterns:
+            return []
+        cond = self._sym_filters(kinds, prefix, exact)
+        if no_methods:
+            cond += " AND coalesce(s.detail, '') NOT LIKE 'func (%%'"
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._SYM_COLUMNS}"
+                " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
+                " WHERE s.repo_id = %(repo)s AND f.snapshot_id = %(snap)s AND s.role = 'def' AND s.scope IS NULL"
+                f" AND f.path LIKE ANY(%(patterns)s) AND NOT (f.path = ANY(%(exclude)s)){cond}"
+                " ORDER BY f.path, s.line, s.name LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "patterns": list(patterns), "exclude": list(exclude_paths),
+                 "limit": limit, **self._sym_params(kinds, prefix)},
+            ).fetchall()
+        return [DefRow(*r) for r in rows]
+
+    def member_symbols(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        types: Sequence[str],
+        exclude_paths: Sequence[str] = (),
+        limit: int = 400,
+    ) -> list[DefRow]:
+        """``members_of`` without chunks or text: members of the types, Go methods with such a receiver, and the
+        types' own definitions."""
+        if not types:
+            return []
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._SYM_COLUMNS}"
+                f" FROM ({_MEMBERS_UNION}) s{_FILES_OF_S_LANG}"
+                " ORDER BY f.path, s.line, s.name LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "exclude": list(exclude_paths),
+                 "types": list(dict.fromkeys(types)), "limit": limit},
+            ).fetchall()
+        return [DefRow(*r) for r in rows]
+
+    def chunks_at(
+        self, repo_id: int, spots: Sequence[tuple[str, int]], with_text: bool = False
+    ) -> list[tuple[int, int, str | None, str | None, str | None] | None]:
+        """For each (content_hash, line): the chunk holding that line of the blob as (start_line, end_line,
+        language, text, symbol) (text and symbol None unless ``with_text``), or None; one round trip,
+        one index probe per spot."""
+        if not spots:
+            return []
+        cols = "c.start_line, c.end_line, c.language" + (", c.text, c.symbol" if with_text else ", NULL, NULL")
+        with self.conn() as c:
+            rows = c.execute(
+                f"SELECT k.i, ch.* FROM unnest(%(hashes)s::text[], %(lines)s::int[]) WITH ORDINALITY AS k(h, line, i)"
+                f" JOIN LATERAL (SELECT {cols} FROM chunks c WHERE c.repo_id = %(repo)s AND c.content_hash = k.h"
+                "  AND c.start_line <= k.line ORDER BY c.start_line DESC LIMIT 1) ch ON ch.end_line >= k.line",
+                {"repo": repo_id, "hashes": [h for h, _ in spots], "lines": [ln for _, ln in spots]},
+            ).fetchall()
+        out: list[tuple[int, int, str | None, str | None, str | None] | None] = [None] * len(spots)
+        for r in rows:
+            out[int(r[0]) - 1] = (int(r[1]), int(r[2]), r[3], r[4], r[5])
+        return out
 
     def file_symbols(self, repo_id: int, snapshot_id: int, path: str, role: str) -> list[tuple[str, str | None]]:
         with self.conn() as c:

@@ -13,13 +13,14 @@ budget. Hybrid search fuses its retrievers with reciprocal-rank fusion.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -30,7 +31,7 @@ from hearth.indexer.languages import LanguageRegistry
 from hearth.indexer.lexical import identifiers, query_terms, split_identifier
 from hearth.indexer.parse import estimate_tokens, identifiers_near, parse_source
 from hearth.indexer.store.db import Store
-from hearth.indexer.store.search import DefRow
+from hearth.indexer.store.search import DefRow, symbol_path
 from hearth.indexer.types import Hit, ParsedFile
 from hearth.server.services.documents import OpenDocument
 
@@ -53,6 +54,12 @@ KEYWORDS = frozenset(
 
 
 _LOWER_KEYWORDS = frozenset(k.lower() for k in KEYWORDS)
+# Callee prediction ranks definitions on their symbol rows and reads the chunks of this many of the best only.
+CALLEE_CHUNK_PROBES = 256
+# Definitions of the identifiers around the cursor kept (best first, at most three per name) before their texts
+# are read: more than a completion budget holds after the callees.
+IDENTIFIER_DEFS = 40
+_SPOT = "hearth.spot"  # Hit.extra key: (content_hash, line) of a definition whose chunk text is still to be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +133,31 @@ def _code_like(ident: str, query: str) -> bool:
 
 
 def _module_matches(path: str, module: str, current_path: str) -> bool:
-    """Does the file at ``path`` plausibly implement the imported ``module``?"""
+    """Does the file at ``path`` plausibly implement the imported ``module``?
+
+    Called for every candidate definition and import of a request (thousands of pairs on a large index): the
+    path arithmetic is done once per path and once per (module, importing file), the test itself is string
+    comparisons."""
+    stem_path, parent = _stem_parent(path)
+    how, target = _module_target(module, current_path)
+    if how == "rel-path":
+        return stem_path.endswith(target.lstrip("./")) or stem_path == target or parent == target
+    if how == "rel-module":
+        return stem_path == target or parent == target or stem_path == target + "/__init__"
+    return stem_path.endswith(target) or parent.endswith(target) or stem_path.endswith(target + "/__init__")
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem_parent(path: str) -> tuple[str, str]:
+    """A file's path without its suffix, and its directory."""
     p = PurePosixPath(path)
-    stem_path = str(p.with_suffix(""))
+    return str(p.with_suffix("")), str(p.parent)
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_target(module: str, current_path: str) -> tuple[str, str]:
+    """What ``_module_matches`` compares paths with: a relative path import (./util), a relative module
+    (..pkg.util) resolved against the importing file, or an absolute module as a path suffix."""
     mod = module.strip("\"'")
     if mod.startswith("."):
         # Relative import: ./util (JS/TS) or .util / ..pkg.util (Python)
@@ -136,19 +165,16 @@ def _module_matches(path: str, module: str, current_path: str) -> bool:
         if "/" in mod:
             target = str(PurePosixPath(base, mod))
             target = re.sub(r"/\./", "/", target)
-            norm = str(PurePosixPath(*[x for x in PurePosixPath(target).parts if x != "."]))
-            return stem_path.endswith(norm.lstrip("./")) or stem_path == norm or str(p.parent) == norm
+            return "rel-path", str(PurePosixPath(*[x for x in PurePosixPath(target).parts if x != "."]))
         dots = len(mod) - len(mod.lstrip("."))
         for _ in range(dots - 1):
             base = base.parent
         rest = mod.lstrip(".").replace(".", "/")
-        target = str(PurePosixPath(base, rest)) if rest else str(base)
-        return stem_path == target or str(p.parent) == target or stem_path == target + "/__init__"
+        return "rel-module", str(PurePosixPath(base, rest)) if rest else str(base)
     for sep in ("::", "."):
         if sep in mod and "/" not in mod:
             mod = mod.replace(sep, "/")
-    mod = mod.removeprefix("crate/")
-    return stem_path.endswith(mod) or str(p.parent).endswith(mod) or stem_path.endswith(mod + "/__init__")
+    return "suffix", mod.removeprefix("crate/")
 
 
 _SITE = re.compile(
@@ -387,34 +413,55 @@ class ContextService:
 
     # -- term statistics ----------------------------------------------------------------------------
     def _check_term_stats(self, repo: RepoHandle) -> None:
-        """At most once a minute per repository, check in the background whether its term statistics are
-        missing or stale (the chunk count moved by a tenth, or at all for ten minutes) and refresh them."""
+        """At most once a minute per repository, check in the background whether its term statistics and the
+        snapshot's reference counts are missing or stale (the chunk count moved by a tenth, or at all for ten
+        minutes) and refresh them."""
         now = time.monotonic()
         if now - self._stats_checked.get(repo.repo_id, -1e9) < STATS_CHECK_S:
             return
         self._stats_checked[repo.repo_id] = now
-        self._stats_jobs[repo.repo_id] = self._maintenance.submit(self._refresh_if_stale, repo.repo_id)
+        self._stats_jobs[repo.repo_id] = self._maintenance.submit(self._refresh_if_stale, repo.repo_id,
+                                                                  repo.snapshot_id)
 
-    def _refresh_if_stale(self, repo_id: int) -> bool:
+    @staticmethod
+    def _stale(then: int | None, chunks: int, age: float | None) -> bool:
+        return then is None or abs(chunks - then) > 0.1 * max(chunks, 1) or (
+            chunks != then and (age or 0) > STATS_MAX_AGE_S
+        )
+
+    def _refresh_if_stale(self, repo_id: int, snapshot_id: int | None = None) -> bool:
+        """Refresh the repository's term statistics and the snapshot's reference counts where stale; whether
+        anything was refreshed."""
+        refreshed = False
         try:
             then, chunks, age = self.store.term_stats_drift(repo_id)
-            stale = then is None or abs(chunks - then) > 0.1 * max(chunks, 1) or (
-                chunks != then and (age or 0) > STATS_MAX_AGE_S
-            )
-            if stale:
+            if self._stale(then, chunks, age):
                 t0 = time.perf_counter()
                 self.store.refresh_term_stats(repo_id)
+                refreshed = True
                 log.info("term statistics of repository %d: %d chunks in %.1f s", repo_id, chunks,
                          time.perf_counter() - t0)
-            return stale
         except Exception as exc:  # statistics only speed search up; it works without them
             log.warning("term statistics refresh failed: %s", exc)
-            return False
+        if snapshot_id is None:
+            return refreshed
+        try:
+            then, chunks, age = self.store.ref_stats_drift(repo_id, snapshot_id)
+            if self._stale(then, chunks, age):
+                t0 = time.perf_counter()
+                names = self.store.refresh_ref_stats(repo_id, snapshot_id)
+                refreshed = True
+                log.info("reference counts of snapshot %d: %d names in %.1f s", snapshot_id, names,
+                         time.perf_counter() - t0)
+        except Exception as exc:  # without them, references are counted per request
+            log.warning("reference counts refresh failed: %s", exc)
+        return refreshed
 
     def wait_term_stats(self, repo: RepoHandle, timeout_s: float | None = None) -> bool:
-        """Check (and refresh if needed) the repository's term statistics now; whether they were refreshed."""
+        """Check (and refresh if needed) the repository's term statistics and the snapshot's reference counts
+        now; whether any were refreshed."""
         self._stats_checked[repo.repo_id] = time.monotonic()
-        job = self._maintenance.submit(self._refresh_if_stale, repo.repo_id)
+        job = self._maintenance.submit(self._refresh_if_stale, repo.repo_id, repo.snapshot_id)
         self._stats_jobs[repo.repo_id] = job
         return job.result(timeout=timeout_s)
 
@@ -528,9 +575,11 @@ class ContextService:
     def _definitions(
         self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
     ) -> list[Hit]:
+        """The callee at the cursor (and the call whose arguments it is in), then the definitions of the
+        identifiers around it. Candidates are ranked on symbol rows; the chunk texts of the items kept are
+        read in one round trip at the end."""
         callees = [
-            Hit(h.path, h.start_line, h.end_line, 2.5 + h.score / (1.0 + h.score), h.source, h.text, h.symbol, h.kind,
-                h.language)
+            replace(h, score=2.5 + h.score / (1.0 + h.score))
             for h in self._callees(repo, path, text, line, col, parsed, exclude)
         ]
         # Inside a call's arguments: the called function's signature comes first.
@@ -539,11 +588,28 @@ class ContextService:
         enclosing = []
         if paren is not None:
             enclosing = [
-                Hit(h.path, h.start_line, h.end_line, 3.5 + h.score / (1.0 + h.score), h.source, h.text, h.symbol,
-                    h.kind, h.language)
+                replace(h, score=3.5 + h.score / (1.0 + h.score))
                 for h in self._callees(repo, path, text, line, paren, parsed, exclude, exact=True)[:2]
             ]
-        return enclosing + callees + self._identifier_definitions(repo, path, text, line, col, parsed, exclude)
+        items = enclosing + callees + self._identifier_definitions(repo, path, text, line, col, parsed, exclude)
+        return self._with_texts(repo, items)
+
+    def _with_texts(self, repo: RepoHandle, items: Sequence[Hit]) -> list[Hit]:
+        """Fill in the chunk (lines, text) of items that carry a blob and line in ``extra`` (``_SPOT``); items
+        whose chunk is gone are left out."""
+        spots = [h.extra[_SPOT] for h in items if _SPOT in h.extra]
+        found = iter(self.store.chunks_at(repo.repo_id, spots, with_text=True) if spots else [])
+        out: list[Hit] = []
+        for h in items:
+            if _SPOT not in h.extra:
+                out.append(h)
+                continue
+            ch = next(found)
+            if ch is not None:
+                start, end, language, body, _ = ch
+                out.append(replace(h, start_line=start, end_line=end, text=body or "", language=language or h.language,
+                                   extra={}))
+        return out
 
     def _identifier_definitions(
         self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
@@ -567,13 +633,13 @@ class ContextService:
                 wanted.append(name)
         if not wanted:
             return []
-        rows = self.store.definitions(repo.repo_id, repo.snapshot_id, wanted[:48], exclude, limit=200)
+        rows = self.store.def_symbols(repo.repo_id, repo.snapshot_id, wanted[:48], exclude, limit=200)
         modules = [s.scope or "" for s in imports]
         proximity = {name: i for i, name in enumerate(wanted)}
         cur_dir = str(PurePosixPath(path).parent)
         per_name: dict[str, int] = {}
-        scored: list[tuple[float, Hit]] = []
-        for d, h in rows:
+        scored: list[tuple[float, DefRow]] = []
+        for d in rows:
             rank = proximity.get(d.name, len(wanted))
             base = 1.0 / (1.0 + 0.15 * rank)
             imp = imported_names.get(d.name)
@@ -581,21 +647,22 @@ class ContextService:
                 boost = 2.0
             elif any(m and _module_matches(d.path, m, path) for m in modules):
                 boost = 1.6
-            elif str(PurePosixPath(d.path).parent) == cur_dir:
+            elif _stem_parent(d.path)[1] == cur_dir:
                 boost = 1.3
             else:
                 boost = 1.0
             if d.scope and d.kind == "method":
                 boost *= 0.9
-            scored.append((base * boost, h))
-        scored.sort(key=lambda sh: (-sh[0], sh[1].path, sh[1].start_line))
+            scored.append((base * boost, d))
+        scored.sort(key=lambda sd: (-sd[0], sd[1].path, sd[1].line))
         out = []
-        for score, h in scored:
-            name = h.symbol.rsplit(".", 1)[-1] if h.symbol else ""
-            per_name[name] = per_name.get(name, 0) + 1
-            if per_name[name] > 3:
+        for score, d in scored:
+            per_name[d.name] = per_name.get(d.name, 0) + 1
+            if per_name[d.name] > 3:
                 continue
-            out.append(Hit(h.path, h.start_line, h.end_line, score, "definition", h.text, h.symbol, h.kind, h.language))
+            out.append(_def_hit(d, score))
+            if len(out) >= IDENTIFIER_DEFS:
+                break
         return out
 
     # -- the callee at the cursor -----------------------------------------------------------------
@@ -610,7 +677,8 @@ class ContextService:
         exclude: Sequence[str],
         exact: bool = False,
     ) -> list[Hit]:
-        """Definitions the user is probably about to call at the cursor, best first.
+        """Definitions the user is probably about to call at the cursor, best first (without their text:
+        ``_with_texts`` reads it).
 
         A bare name: the file's imports (resolved to their modules) and, in Go, the package's other
         files. ``recv.``/``Type::``: the receiver's type, inferred from annotations, constructors,
@@ -628,45 +696,45 @@ class ContextService:
         before = "\n".join([*lines[max(0, line - 400) : line], line_before])
         imports = [s for s in parsed.symbols if s.role == "import"]
         cur_dir = str(PurePosixPath(path).parent)
-        cands: list[tuple[float, DefRow, Hit]] = []
+        cands: list[tuple[float, DefRow]] = []
         rid, snap = repo.repo_id, repo.snapshot_id
+        partial = site.partial.lower()
+        # Only callables whose name starts with what is typed (is it, for ``exact``) can be ranked: the queries
+        # leave the rest out, so that their limits never cut the candidates that count.
+        flt: dict[str, Any] = {"kinds": sorted(CALLABLE_KINDS), "prefix": partial or None, "exact": exact}
         if site.receiver is None:
             by_name = {(s.detail or s.name): s for s in imports}
             if by_name:
-                for d, h in self.store.definitions(rid, snap, list(by_name)[:200], exclude, limit=600):
+                for d in self.store.def_symbols(rid, snap, list(by_name)[:200], exclude, limit=600, top_level=True,
+                                                **flt):
                     imp = by_name.get(d.name)
-                    if imp is None or d.scope:
+                    if imp is None:
                         continue
-                    cands.append((1.0 if _module_matches(d.path, imp.scope or "", path) else 0.5, d, h))
+                    cands.append((1.0 if _module_matches(d.path, imp.scope or "", path) else 0.5, d))
             if language == "go":
                 pattern = "%.go" if cur_dir == "." else f"{_like_escape(cur_dir)}/%.go"
                 in_test = path.endswith("_test.go")
-                for d, h in self.store.defs_in_paths(rid, snap, [pattern], exclude, limit=2000):
-                    if (d.detail or "").startswith("func ("):
-                        continue  # a method needs a receiver
+                for d in self.store.path_def_symbols(rid, snap, [pattern], exclude, limit=2000, no_methods=True,
+                                                     **flt):
                     if d.path.endswith("_test.go") and (not in_test or _GO_TEST_FUNC.match(d.name)):
                         continue  # test files are invisible to the package; test functions are never called
-                    if str(PurePosixPath(d.path).parent) == cur_dir or (cur_dir == "." and "/" not in d.path):
-                        cands.append((0.9, d, h))
+                    if _stem_parent(d.path)[1] == cur_dir or (cur_dir == "." and "/" not in d.path):
+                        cands.append((0.9, d))
         else:
-            cands = self._members(repo, path, site, before, language, imports, exclude)
+            cands = self._members(repo, path, site, before, language, imports, exclude, flt)
+        cands = [
+            (w, d) for w, d in cands
+            if d.kind in CALLABLE_KINDS and (d.name.lower() == partial if exact else d.name.lower().startswith(partial))
+        ]
         if not cands:
             return []
         used = set(identifiers(before[-60_000:]))
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
         slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
-        partial = site.partial.lower()
-        pop = self.store.ref_counts(rid, snap, list({d.name for _, d, _ in cands})[:500])
-        per_chunk: dict[tuple[str, int], list[float]] = {}
-        first: dict[tuple[str, int], Hit] = {}
-        for w, d, h in cands:
-            if d.kind not in CALLABLE_KINDS:
-                continue
+        pop = self.store.ref_counts(rid, snap, list(dict.fromkeys(d.name for _, d in cands))[:500])
+        scored: list[tuple[float, DefRow]] = []
+        for w, d in cands:
             name = d.name
-            if exact and name.lower() != partial:
-                continue
-            if partial and not name.lower().startswith(partial):
-                continue
             score = w
             if name.startswith("__") and name.endswith("__"):
                 score *= 0.3
@@ -684,18 +752,28 @@ class ContextService:
                     score *= 0.3
                 elif slot == "cond" and returns == "bool":
                     score *= 1.8
-            key = (h.path, h.start_line)
+            scored.append((float(score), d))
+        # The chunks of the best-scored definitions only: a chunk's total is at most 1.45 times its best
+        # definition's score, so a definition far down this list almost never names one of the top 16.
+        scored.sort(key=lambda sd: (-sd[0], sd[1].path, sd[1].line))
+        scored = scored[:CALLEE_CHUNK_PROBES]
+        spans = self.store.chunks_at(rid, [(d.content_hash or "", d.line) for _, d in scored])
+        per_chunk: dict[tuple[str, int], list[float]] = {}
+        first: dict[tuple[str, int], tuple[float, DefRow, tuple[int, int]]] = {}
+        for (score, d), span in zip(scored, spans, strict=True):
+            if span is None:
+                continue
+            key = (d.path, span[0])
             per_chunk.setdefault(key, []).append(score)
-            if key not in first or score > max(per_chunk[key][:-1]):
-                first[key] = h  # the chunk is named after its most likely callee
+            if key not in first or score > first[key][0]:
+                first[key] = (score, d, (span[0], span[1]))  # the chunk is named after its most likely callee
         ranked = []
         for key, scores in per_chunk.items():
             scores.sort(reverse=True)
             total = scores[0] + 0.15 * sum(scores[1:4])
-            h = first[key]
-            ranked.append(
-                Hit(h.path, h.start_line, h.end_line, total, "definition", h.text, h.symbol, h.kind, h.language)
-            )
+            _, d, (start, end) = first[key]
+            ranked.append(replace(_def_hit(d, total), start_line=start, end_line=end, extra={_SPOT: (d.content_hash,
+                                                                                                  start)}))
         ranked.sort(key=lambda x: (-x.score, x.path, x.start_line))
         return ranked[:16]
 
@@ -708,12 +786,13 @@ class ContextService:
         language: str | None,
         imports: Sequence[Any],
         exclude: Sequence[str],
-    ) -> list[tuple[float, DefRow, Hit]]:
+        flt: dict[str, Any],
+    ) -> list[tuple[float, DefRow]]:
         rid, snap = repo.repo_id, repo.snapshot_id
         recv = site.receiver or ""
         root = re.split(r"\.|::", recv)[0].removesuffix("()")
         last = re.split(r"\.|::", recv)[-1].removesuffix("()")
-        out: list[tuple[float, DefRow, Hit]] = []
+        out: list[tuple[float, DefRow]] = []
         # A module or package: its top-level definitions.
         if "()" not in recv:
             for imp in imports:
@@ -726,8 +805,8 @@ class ContextService:
                 if rest and language != "go":
                     module = f"{module}.{rest.replace('::', '.')}"
                 patterns = _module_path_patterns(module, path, language)
-                rows = self.store.defs_in_paths(rid, snap, patterns, exclude, limit=3000)
-                out += [(1.0, d, h) for d, h in rows]
+                rows = self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)
+                out += [(1.0, d) for d in rows]
             if out:
                 return out
         types: list[tuple[str, float]] = []
@@ -761,24 +840,24 @@ class ContextService:
         if not resolved:
             return []
         weights = dict(resolved)
-        rows = self.store.members_of(rid, snap, list(weights), exclude)
+        rows = self.store.member_symbols(rid, snap, list(weights), exclude)
         bases: dict[str, float] = {}
-        for d, h in rows:
+        for d in rows:
             owner = _owner_type(d)
             if d.name in weights and d.kind not in ("method", "function"):
                 for b in _bases(d.detail or ""):
                     if b not in weights:
                         bases[b] = weights[d.name] * 0.8
                 continue
-            out.append((weights.get(owner, 0.8), d, h))
+            out.append((weights.get(owner, 0.8), d))
         if bases:
-            for d, h in self.store.members_of(rid, snap, list(bases)[:12], exclude):
+            for d in self.store.member_symbols(rid, snap, list(bases)[:12], exclude):
                 if d.kind in ("method", "function"):
-                    out.append((bases.get(_owner_type(d), 0.6), d, h))
+                    out.append((bases.get(_owner_type(d), 0.6), d))
         return out
 
     def _return_type(self, repo: RepoHandle, func: str, exclude: Sequence[str]) -> str | None:
-        for d, _ in self.store.definitions(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
+        for d in self.store.def_symbols(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
             found = re.findall(r"(?:->|\)\s*:|\))\s*&?(?:mut\s+)?\*?([A-Z]\w*)", d.detail or "")
             if found and found[-1] not in ("Self",):
                 return str(found[-1])
@@ -998,6 +1077,12 @@ def _infer_type(var: str, before: str, language: str | None) -> str | None:
             if best is None or m.start() > best[0]:
                 best = (m.start(), t)
     return best[1] if best else None
+
+
+def _def_hit(d: DefRow, score: float) -> Hit:
+    """A definition as a hit still without its chunk: its own line until ``_with_texts`` reads the chunk."""
+    return Hit(d.path, d.line, d.line, score, "definition", "", symbol_path(d.scope, d.name), d.kind, d.language,
+               extra={_SPOT: (d.content_hash, d.line)})
 
 
 def _owner_type(d: DefRow) -> str:

@@ -10,6 +10,7 @@ from hearth.server.services.context import (
     _bases,
     _enclosing_types,
     _infer_type,
+    _module_matches,
     _module_path_patterns,
     cursor_site,
     open_call_paren,
@@ -114,3 +115,24 @@ def test_weighted_rrf_puts_the_heavier_list_first() -> None:
     assert [h.path for h in fused] == ["b.py", "a.py"]
     assert fused[0].symbol == "f" and fused[0].source == "fts+symbol"
     assert [h.path for h in rrf([[a, b_fts], [b]])] == ["b.py", "a.py"]  # unweighted: found twice beats once
+
+
+@pytest.mark.parametrize(
+    ("path", "module", "current", "expected"),
+    [
+        ("src/click/core.py", "click.core", "src/click/main.py", True),
+        ("src/click/core.py", "click", "src/click/main.py", True),  # the package's directory
+        ("click/__init__.py", "click", "x.py", True),
+        ("src/click/core.py", "click.types", "src/click/main.py", False),
+        ("src/click/core.py", ".core", "src/click/main.py", True),  # relative module
+        ("src/core.py", "..core", "src/click/main.py", True),
+        ("src/click/core.py", "..core", "src/click/main.py", False),
+        ("pkg/util/index.ts", "'./util'", "pkg/x.ts", True),  # relative path, quoted
+        ("lib/util.ts", "./util", "pkg/a.ts", False),
+        ("src/foo/bar.rs", "crate::foo::bar", "src/main.rs", True),
+        ("x/cobra/command.go", '"github.com/spf13/cobra"', "main.go", False),
+    ],
+)
+def test_module_matches(path: str, module: str, current: str, expected: bool) -> None:
+    assert _module_matches(path, module, current) is expected
+    assert _module_matches(path, module, current) is expected  # the cached path arithmetic gives the same
