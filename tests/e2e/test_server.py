@@ -221,6 +221,7 @@ async def test_model_down_gives_no_item_and_a_warning(
     env = dict(hearth_env, HEARTH_MODEL_URL=f"http://127.0.0.1:{_free_port()}/v1")
     s = await start_session(env, module_sample_repo, kind)
     try:
+        await s.indexed()  # the index is there; only the model is missing
         uri, text, row, col = cart_buffer(module_sample_repo)
         s.open(uri, text)
         res = await s.inline(uri, row, col)
