@@ -9,7 +9,8 @@ hashing embedding (copies get the original's vector rotated by the copy number, 
 share a vector). Then:
 - HNSW build: time of ``CREATE INDEX ... USING hnsw`` over all the synthetic repository's vectors;
 - HNSW recall@20 and @10 against exact search (sequential scan) for the query vectors;
-- the full-text term statistics' refresh (``ts_stat`` over the repository);
+- the full-text term statistics' refresh (``ts_stat`` over the repository) and the reference counts' refresh
+  (``refresh_ref_stats``: references per name in the snapshot, the callee popularity prior);
 - ``ContextService.search`` top-20 (full text + symbol names + vectors fused): p50/p95/p99 over
   queries of two shapes, 20 lines of code before a call (what completion sends) and an identifier;
 - ``ContextService.for_completion`` (all sources, ranking, budget) at real call sites: p50/p95/p99.
@@ -25,6 +26,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +48,15 @@ from hearth.server.services.context import ContextService, RepoHandle
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 SYNTH_ROOT = "/hearth-bench/synthetic"
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def pct(xs: Sequence[float], p: float) -> float:
@@ -175,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     store.refresh_term_stats(repo.repo_id)
     stats_s = round(time.time() - t0, 1)
     sys.stderr.write(f"term statistics over {n_chunks} chunks in {stats_s}s\n")
+    # Reference counts per name (callee popularity), also refreshed in the background by the server.
+    t0 = time.time()
+    ref_names = store.refresh_ref_stats(repo.repo_id, repo.snapshot_id)
+    ref_stats_s = round(time.time() - t0, 1)
+    sys.stderr.write(f"reference counts of {ref_names} names in {ref_stats_s}s\n")
 
     # Queries: call sites of the corpora (the cases of the recall benchmark) under copy 0.
     sites: list[tuple[str, str, int, int]] = []
@@ -244,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hnsw_recall_at_20": round(statistics.fmean(recalls), 3) if recalls else None,
         "hnsw_recall_at_10": round(statistics.fmean(recalls10), 3) if recalls10 else None,
         "term_stats_s": stats_s,
+        "ref_stats_s": ref_stats_s,
+        "commit": _commit(),
         "load_average": [round(x, 2) for x in (*load_before, *os.getloadavg())],
         **{k: summary(v) for k, v in timings.items()},
         "completion_stages_p50_ms": {k: pct(v, 0.5) for k, v in stages.items()},

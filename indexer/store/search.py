@@ -40,6 +40,10 @@ _CHUNK_AT = (
 )
 
 
+# The same, with the chunk's id instead of its text (read later for the rows kept).
+_CHUNK_AT_ID = _CHUNK_AT.replace("c.text,", "c.id,")
+
+
 # The snapshot's files holding a chunk ``ch`` (or a symbol ``s``), probed per row through (repo_id, content_hash):
 # the planner would otherwise hash every file of the snapshot for a few hundred rows (OFFSET 0 keeps it a probe).
 _FILES_OF_CH = (
@@ -108,12 +112,17 @@ class SearchQueries:
             tsq = tsquery_or(words)
             if not tsq:
                 return []
+            # Candidates are ranked without their texts; the k kept are read by primary key.
             rows = c.execute(
                 "WITH m AS MATERIALIZED (SELECT ch.id FROM chunks ch"
-                "  WHERE ch.repo_id = %(repo)s AND ch.lex @@ to_tsquery('simple', %(q)s) LIMIT %(cand)s)"
-                f" SELECT {self._HIT_COLUMNS}, ts_rank(ch.lex, to_tsquery('simple', %(q)s), 1) AS score"
-                f" FROM m JOIN chunks ch ON ch.id = m.id{_FILES_OF_CH}"
-                " ORDER BY score DESC, f.path, ch.start_line LIMIT %(k)s",
+                "  WHERE ch.repo_id = %(repo)s AND ch.lex @@ to_tsquery('simple', %(q)s) LIMIT %(cand)s),"
+                " top AS (SELECT ch.id, f.path, ch.start_line, ch.end_line, ch.symbol, ch.kind, ch.language,"
+                "  ts_rank(ch.lex, to_tsquery('simple', %(q)s), 1) AS score"
+                f"  FROM m JOIN chunks ch ON ch.id = m.id{_FILES_OF_CH}"
+                "  ORDER BY score DESC, f.path, ch.start_line LIMIT %(k)s)"
+                " SELECT top.path, top.start_line, top.end_line, t.text, top.symbol, top.kind, top.language, top.score"
+                " FROM top CROSS JOIN LATERAL (SELECT c.text FROM chunks c WHERE c.id = top.id) t"
+                " ORDER BY top.score DESC, top.path, top.start_line",
                 {"q": tsq, "repo": repo_id, "cand": max_candidates, "snap": snapshot_id,
                  "exclude": list(exclude_paths), "k": k},
             ).fetchall()
@@ -246,19 +255,23 @@ class SearchQueries:
                 # Near names only: at the default 0.3, a name like get_help_option has thousands of trigram
                 # neighbours in a large index, each a heap visit.
                 c.execute("SET LOCAL pg_trgm.similarity_threshold = 0.45")
+            # The best k chunks are chosen on their lines alone; only their texts are read (by primary key).
             rows = c.execute(
-                "SELECT * FROM (SELECT DISTINCT ON (s.path, ch.start_line) s.path, ch.start_line, ch.end_line,"
-                " ch.text, CASE WHEN s.scope IS NULL THEN s.name ELSE s.scope || '.' || s.name END, s.kind,"
+                "SELECT m.path, m.start_line, m.end_line, t.text, m.sym, m.kind, m.language, m.score FROM"
+                " (SELECT * FROM (SELECT DISTINCT ON (s.path, ch.start_line) s.path, ch.start_line, ch.end_line,"
+                " ch.id, CASE WHEN s.scope IS NULL THEN s.name ELSE s.scope || '.' || s.name END AS sym, s.kind,"
                 " ch.language,"
                 " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
                 " ELSE 0.5 END AS score,"
                 " coalesce(array_position(%(lower)s::text[], lower(s.name)), 1000) AS pos"
-                f" FROM {source}{_CHUNK_AT}"
-                " ORDER BY s.path, ch.start_line, score DESC, pos, s.line) m"
-                " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s",
-                params,
+                f" FROM {source}{_CHUNK_AT_ID}"
+                " ORDER BY s.path, ch.start_line, score DESC, pos, s.line) d"
+                " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s) m"
+                " CROSS JOIN LATERAL (SELECT c.text FROM chunks c WHERE c.id = m.id) t"
+                " ORDER BY m.score DESC, m.pos, m.path, m.start_line",
+                {**params, "limit": k},
             ).fetchall()
-        return [_hit(r, "symbol") for r in rows][:k]
+        return [_hit(r, "symbol") for r in rows]
 
     def definitions(
         self, repo_id: int, snapshot_id: int, names: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 50

@@ -343,8 +343,9 @@ class ContextService:
         self._embedding_in_flight: set[str] = set()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
-        # Hybrid search's concurrent legs (full text, vectors; symbol names run on the caller's thread).
-        self._legs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hearth-search")
+        # Hybrid search's concurrent legs (full text, vectors; symbol names run on the caller's thread) and the
+        # definitions source's lookups (identifier definitions, the enclosing call).
+        self._legs = ThreadPoolExecutor(max_workers=6, thread_name_prefix="hearth-search")
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-term-stats")
         self._stats_checked: dict[int, float] = {}
         self._stats_jobs: dict[int, Future[bool]] = {}
@@ -578,20 +579,21 @@ class ContextService:
         """The callee at the cursor (and the call whose arguments it is in), then the definitions of the
         identifiers around it. Candidates are ranked on symbol rows; the chunk texts of the items kept are
         read in one round trip at the end."""
+        # The three lookups are independent: the identifier definitions and the enclosing call run on the
+        # search pool while this thread predicts the callee.
+        idents = self._legs.submit(self._identifier_definitions, repo, path, text, line, col, parsed, exclude)
+        # Inside a call's arguments: the called function's signature comes first.
+        lines = text.split("\n")
+        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
+        outer = None
+        if paren is not None:
+            outer = self._legs.submit(self._callees, repo, path, text, line, paren, parsed, exclude, True)
         callees = [
             replace(h, score=2.5 + h.score / (1.0 + h.score))
             for h in self._callees(repo, path, text, line, col, parsed, exclude)
         ]
-        # Inside a call's arguments: the called function's signature comes first.
-        lines = text.split("\n")
-        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
-        enclosing = []
-        if paren is not None:
-            enclosing = [
-                replace(h, score=3.5 + h.score / (1.0 + h.score))
-                for h in self._callees(repo, path, text, line, paren, parsed, exclude, exact=True)[:2]
-            ]
-        items = enclosing + callees + self._identifier_definitions(repo, path, text, line, col, parsed, exclude)
+        enclosing = [replace(h, score=3.5 + h.score / (1.0 + h.score)) for h in outer.result()[:2]] if outer else []
+        items = enclosing + callees + idents.result()
         return self._with_texts(repo, items)
 
     def _with_texts(self, repo: RepoHandle, items: Sequence[Hit]) -> list[Hit]:
