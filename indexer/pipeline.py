@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from hearth.indexer.embedder import Embedder
 from hearth.indexer.languages import LanguageRegistry
@@ -37,6 +38,7 @@ POOL_MIN_BYTES = 4 * 1024 * 1024
 PIPELINE_DEPTH = 2  # batches parsed ahead of the one being written
 
 _worker_registry: LanguageRegistry | None = None
+_T = TypeVar("_T")
 
 
 def _init_worker(parent: int) -> None:
@@ -215,12 +217,50 @@ class Indexer:
         almost everything unchanged, and completes whatever the other process left undone).
         """
         root = root.resolve()
+        return self._exclusive(
+            root,
+            lambda: self.index(root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths),
+            progress,
+            cancel,
+            on_follow,
+            poll_s,
+        )
+
+    def embed_exclusive(
+        self,
+        root: Path,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        prefer_paths: Sequence[str] = (),
+        on_follow: Callable[[], None] | None = None,
+        poll_s: float = 0.5,
+    ) -> int:
+        """``embed_pending`` for the working tree's snapshot under the repository's advisory lock (the
+        second half of a run whose symbols and full text are already in: ``index(embed=False)``)."""
+        root = root.resolve()
+
+        def work() -> int:
+            repo_id, snap, _ = self.snapshot_for(root)
+            return self.embed_pending(repo_id, snap, progress=progress, cancel=cancel, prefer_paths=prefer_paths)
+
+        return self._exclusive(root, work, progress, cancel, on_follow, poll_s)
+
+    def _exclusive(
+        self,
+        root: Path,
+        work: Callable[[], _T],
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+        on_follow: Callable[[], None] | None,
+        poll_s: float,
+    ) -> _T:
         report = progress or (lambda p: None)
         announced = False
         while True:
             with self.store.indexer_lock(str(root)) as leader:
                 if leader:
-                    return self.index(root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths)
+                    return work()
             if not announced:
                 announced = True
                 if on_follow is not None:

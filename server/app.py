@@ -169,9 +169,10 @@ class Hearth:
         await probe
         if self.settings.index.enabled and self.workspace.roots:
             open_paths = [d.path for d in self.documents.in_repo(str(self.workspace.roots[0])) if d.path]
-            await self.indexing.index_roots(self.workspace.roots, sink or NullSink(), prefer_paths=open_paths)
-            if self.settings.index.watch:
-                await self.indexing.watch(self.workspace.roots)
+            # The watcher starts once symbols and full text are in; embeddings fill in behind it.
+            await self.indexing.index_roots(
+                self.workspace.roots, sink or NullSink(), prefer_paths=open_paths, watch=self.settings.index.watch
+            )
         else:
             self.status.update(index={"state": "idle" if self.workspace.roots else "disabled"})
 

@@ -49,25 +49,106 @@ class IndexingService:
         self._embed_tasks: dict[str, asyncio.Task[None]] = {}
         self._embed_prefer: dict[str, set[str]] = {}
 
+    @property
+    def embeds(self) -> bool:
+        return self.embed and self.indexer.embedder is not None
+
     async def index_roots(
-        self, roots: Sequence[Path], sink: ProgressSink | None = None, prefer_paths: Sequence[str] = ()
+        self,
+        roots: Sequence[Path],
+        sink: ProgressSink | None = None,
+        prefer_paths: Sequence[str] = (),
+        *,
+        watch: bool = False,
     ) -> None:
+        """Index the roots. With ``watch``, each root's watcher starts as soon as its symbols and full
+        text are in, and the embeddings are computed after that (the open files first), so a save made
+        during a long embedding run is searchable at once."""
+        sink = sink or NullSink()
+        if not watch:
+            for root in roots:
+                await self.index_root(root, sink, prefer_paths)
+            return
         for root in roots:
-            await self.index_root(root, sink or NullSink(), prefer_paths)
+            await self.index_root(root, sink, prefer_paths, embed=False, embeddings_next=self.embeds)
+            await self.watch([root])
+        if self.embeds:
+            for root in roots:
+                await self.embed_root(root, sink, prefer_paths)
 
     async def index_root(
-        self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str] = (), *, embed: bool | None = None
+        self,
+        root: Path,
+        sink: ProgressSink,
+        prefer_paths: Sequence[str] = (),
+        *,
+        embed: bool | None = None,
+        embeddings_next: bool = False,
     ) -> None:
+        """One run over the root (or wait for the one in progress). ``embeddings_next``: the caller embeds
+        next, so the status says "embedding" rather than idle when the run ends."""
         key = str(root.resolve())
         existing = self._running.get(key)
         if existing is not None and not existing.done():
             await existing
             return
-        task = asyncio.ensure_future(self._index(root, sink, prefer_paths, self.embed if embed is None else embed))
+        task = asyncio.ensure_future(
+            self._index(root, sink, prefer_paths, self.embed if embed is None else embed, embeddings_next)
+        )
         self._running[key] = task
         await task
 
-    async def _index(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str], embed: bool) -> None:
+    async def embed_root(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str] = ()) -> None:
+        """Embed every chunk of the root's snapshot that has no embedding yet, with progress; the
+        background embedding of saved files waits for it rather than running beside it."""
+        if not self.embeds:
+            return
+        key = str(root.resolve())
+        running = self._embed_tasks.get(key)
+        if running is not None and not running.done():
+            await running
+        task = asyncio.ensure_future(self._embed_all(root, sink, prefer_paths))
+        self._embed_tasks[key] = task
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        if self._embed_prefer.get(key):
+            self.embed_later(root, [])
+
+    async def _embed_all(self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        await sink.begin("Hearth: embedding", f"embedding {root.name}")
+
+        def progress(p: Progress) -> None:
+            if p.phase == "follow":
+                self.status.update(index={"state": "following", "files": p.done, "detail": p.message})
+                msg = p.message
+            else:
+                self.status.update(index={"state": "embedding", "embedded": p.done, "chunks": p.total})
+                msg = f"embeddings {p.done}/{p.total}"
+            loop.call_soon_threadsafe(sink.report, msg, int(100 * p.done / p.total) if p.total else None)
+
+        try:
+            n = await asyncio.to_thread(
+                self.indexer.embed_exclusive, root, progress=progress, cancel=self._cancel, prefer_paths=prefer_paths
+            )
+        except Cancelled:
+            sink.end("cancelled")
+            self.status.update(index={"state": "idle"})
+            return
+        except Exception as exc:
+            log.exception("embedding %s failed", root)
+            sink.end(f"failed: {exc}")
+            self.status.update(index={"state": "error", "detail": f"embedding: {exc}"})
+            return
+        await self.refresh_counts(root)
+        sink.end(f"{n} chunks embedded")
+
+    async def _index(
+        self, root: Path, sink: ProgressSink, prefer_paths: Sequence[str], embed: bool, embeddings_next: bool = False
+    ) -> None:
         loop = asyncio.get_running_loop()
         await sink.begin("Hearth: indexing", f"scanning {root.name}")
         self.status.update(index={"state": "indexing", "done": 0, "total": 0})
@@ -117,11 +198,11 @@ class IndexingService:
             sink.end(f"failed: {exc}")
             self.status.update(index={"state": "error", "detail": str(exc)})
             return
-        await self.refresh_counts(root)
-        sink.end(message)
+        await self.refresh_counts(root, embeddings_next=embeddings_next)
+        sink.end(message + (" (embeddings next)" if embeddings_next else ""))
         log.info("%s: %s", root, message)
 
-    async def refresh_counts(self, root: Path) -> None:
+    async def refresh_counts(self, root: Path, *, embeddings_next: bool = False) -> None:
         def counts() -> dict[str, int]:
             repo_id, snap, _ = self.indexer.snapshot_for(root)
             emb = self.indexer.embedder
@@ -132,7 +213,9 @@ class IndexingService:
         except StoreError as exc:
             self.status.update(index={"state": "error", "detail": str(exc)})
             return
-        self.status.update(index={"state": "idle", **c, "pending": max(0, c["chunks"] - c["embedded"])})
+        pending = max(0, c["chunks"] - c["embedded"])
+        state = "embedding" if embeddings_next and pending else "idle"
+        self.status.update(index={"state": state, **c, "pending": pending})
 
     async def files_changed(self, root: Path, rel_paths: Sequence[str]) -> None:
         """Files saved or changed on disk: through the root's watcher queue when it watches, else at once."""
