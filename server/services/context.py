@@ -490,8 +490,6 @@ class ContextService:
         timings: dict[str, float] = {}
         if repo is None:
             return ContextResult([], {"total_ms": 0.0})
-        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
-        timings["parse_ms"] = (time.perf_counter() - started) * 1000
         exclude = [path, *[d.path for d in open_docs if d.path and d.path != path]]
         timeout = None if wait_for_all else self.source_timeout_s
 
@@ -508,10 +506,22 @@ class ContextService:
 
         window_lo = max(0, line - 20)
         query_text = "\n".join([*lines[window_lo:line], lines[line][:col]]) if lines else ""
+        # The buffer is parsed (its imports and definitions: milliseconds, tens of them for a file of thousands
+        # of lines) on the definitions' thread, while search already runs; the sources' time box starts once it
+        # is parsed, as when the parse came first.
+        loop = asyncio.get_running_loop()
+        parsed_signal: asyncio.Future[None] = loop.create_future()
+
+        def parse_then_define() -> list[Hit]:
+            try:
+                parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
+            finally:
+                timings["parse_ms"] = (time.perf_counter() - started) * 1000
+                loop.call_soon_threadsafe(_resolve, parsed_signal)
+            return self._definitions(repo, path, text, line, col, parsed, exclude)
+
         tasks = {
-            "definitions": asyncio.ensure_future(
-                timed("definitions", asyncio.to_thread(self._definitions, repo, path, text, line, col, parsed, exclude))
-            ),
+            "definitions": asyncio.ensure_future(timed("definitions", asyncio.to_thread(parse_then_define))),
             "search": asyncio.ensure_future(
                 timed(
                     "search",
@@ -522,6 +532,8 @@ class ContextService:
                 timed("open_files", asyncio.to_thread(self._open_file_windows, path, query_text, open_docs))
             ),
         }
+        parsed_or_failed: list[asyncio.Future[Any]] = [parsed_signal, tasks["definitions"]]
+        await asyncio.wait(parsed_or_failed, return_when=asyncio.FIRST_COMPLETED)
         done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
         for t in pending:
             t.cancel()
@@ -734,10 +746,10 @@ class ContextService:
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
         slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
         pop = self.store.ref_counts(rid, snap, list(dict.fromkeys(d.name for _, d in cands))[:500])
-        scored: list[tuple[float, DefRow]] = []
-        for w, d in cands:
-            name = d.name
-            score = w
+
+        def factor(name: str, detail: str) -> float:
+            """The callee's score apart from where it is defined (w): the same for every copy of a name."""
+            score = 1.0
             if name.startswith("__") and name.endswith("__"):
                 score *= 0.3
             if name not in used:
@@ -749,12 +761,21 @@ class ContextService:
             if lhs:  # ``levenshteinDistance := ld(``, ``cfg := GetActiveHelpConfig(``
                 score *= 1.0 + 0.8 * _lhs_match(lhs, name, name_terms)
             if slot:
-                returns = _result_kind(d.detail or "", language)
+                returns = _result_kind(detail, language)
                 if slot == "value" and returns == "none":
                     score *= 0.3
                 elif slot == "cond" and returns == "bool":
                     score *= 1.8
-            scored.append((float(score), d))
+            return float(score)
+
+        factors: dict[tuple[str, str], float] = {}
+        scored: list[tuple[float, DefRow]] = []
+        for w, d in cands:
+            key = (d.name, d.detail or "")
+            f = factors.get(key)
+            if f is None:
+                f = factors[key] = factor(*key)
+            scored.append((float(w * f), d))
         # The chunks of the best-scored definitions only: a chunk's total is at most 1.45 times its best
         # definition's score, so a definition far down this list almost never names one of the top 16.
         scored.sort(key=lambda sd: (-sd[0], sd[1].path, sd[1].line))
@@ -880,12 +901,24 @@ class ContextService:
         return sorted((n for n in names if _subsequence(v, n.lower())), key=len)[:3]
 
     def _type_names(self, repo: RepoHandle) -> list[str]:
+        """The snapshot's type names (tens of milliseconds to list on a large index): read once, then refreshed
+        in the background when older than 30 s while requests use the previous list."""
         key = (repo.repo_id, repo.snapshot_id)
         cached = self._type_cache.get(key)
         now = time.monotonic()
-        if cached is None or now - cached[0] > 30:
+        if cached is None:
             cached = (now, self.store.type_names(repo.repo_id, repo.snapshot_id))
             self._type_cache[key] = cached
+        elif now - cached[0] > 30:
+            self._type_cache[key] = (now, cached[1])  # one refresh at a time
+
+            def refresh() -> None:
+                try:
+                    self._type_cache[key] = (time.monotonic(), self.store.type_names(repo.repo_id, repo.snapshot_id))
+                except Exception as exc:
+                    log.debug("type names refresh failed: %s", exc)
+
+            self._maintenance.submit(refresh)
         return cached[1]
 
     def _search_for_completion(
@@ -1079,6 +1112,11 @@ def _infer_type(var: str, before: str, language: str | None) -> str | None:
             if best is None or m.start() > best[0]:
                 best = (m.start(), t)
     return best[1] if best else None
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _def_hit(d: DefRow, score: float) -> Hit:

@@ -90,3 +90,15 @@ def test_chunks_are_read_for_the_chosen_definitions_only(indexed: tuple[Store, R
     assert full[3] is not None and "def compute_total" in full[3]
     old = dict(store.definitions(repo.repo_id, repo.snapshot_id, ["compute_total"]))
     assert [(h.start_line, h.end_line, h.text) for h in old.values()] == [(start, end, full[3])]
+
+
+def test_type_names_are_refreshed_in_the_background(indexed: tuple[Store, RepoHandle]) -> None:
+    store, repo = indexed
+    service = ContextService(store, LanguageRegistry.default(), None)
+    names = service._type_names(repo)
+    assert "Discount" in names
+    key = (repo.repo_id, repo.snapshot_id)
+    service._type_cache[key] = (service._type_cache[key][0] - 60, ["Stale"])  # older than 30 s
+    assert service._type_names(repo) == ["Stale"]  # answered at once from the previous list
+    service._maintenance.submit(lambda: None).result(timeout=30)  # the refresh queued before it is done
+    assert service._type_names(repo) == names
