@@ -59,6 +59,7 @@ CALLEE_CHUNK_PROBES = 256
 # Definitions of the identifiers around the cursor kept (best first, at most three per name) before their texts
 # are read: more than a completion budget holds after the callees.
 IDENTIFIER_DEFS = 40
+PARSE_CACHE = 8  # buffers whose parse is kept for the next request
 _SPOT = "hearth.spot"  # Hit.extra key: (content_hash, line) of a definition whose chunk text is still to be read
 
 
@@ -348,6 +349,7 @@ class ContextService:
         self._legs = ThreadPoolExecutor(max_workers=6, thread_name_prefix="hearth-search")
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-term-stats")
         self._stats_checked: dict[int, float] = {}
+        self._parses: dict[str, tuple[str, ParsedFile]] = {}  # path -> (text, its parse), oldest first
         self._stats_jobs: dict[int, Future[bool]] = {}
 
     # -- hybrid search ----------------------------------------------------------------------------
@@ -514,7 +516,7 @@ class ContextService:
 
         def parse_then_define() -> list[Hit]:
             try:
-                parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
+                parsed = self._parse(path, text)
             finally:
                 timings["parse_ms"] = (time.perf_counter() - started) * 1000
                 loop.call_soon_threadsafe(_resolve, parsed_signal)
@@ -546,6 +548,18 @@ class ContextService:
         fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return ContextResult(fitted[:k], timings, dropped)
+
+    def _parse(self, path: str, text: str) -> ParsedFile:
+        """The buffer's parse, reused while the text is unchanged (a request on another line of a file not
+        edited since); the last few buffers are kept."""
+        cached = self._parses.get(path)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
+        self._parses[path] = (text, parsed)
+        while len(self._parses) > PARSE_CACHE:
+            self._parses.pop(next(iter(self._parses)), None)
+        return parsed
 
     async def for_chat(
         self,
