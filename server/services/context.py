@@ -605,20 +605,22 @@ class ContextService:
         """The callee at the cursor (and the call whose arguments it is in), then the definitions of the
         identifiers around it. Candidates are ranked on symbol rows; the chunk texts of the items kept are
         read in one round trip at the end."""
-        # The three lookups are independent: the identifier definitions and the enclosing call run on the
-        # search pool while this thread predicts the callee.
+        # The identifier definitions run on the search pool while this thread predicts the callee (one connection
+        # more per request: with search's three legs, five of the store's six).
         idents = self._legs.submit(self._identifier_definitions, repo, path, text, line, col, parsed, exclude)
-        # Inside a call's arguments: the called function's signature comes first.
-        lines = text.split("\n")
-        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
-        outer = None
-        if paren is not None:
-            outer = self._legs.submit(self._callees, repo, path, text, line, paren, parsed, exclude, True)
         callees = [
             replace(h, score=2.5 + h.score / (1.0 + h.score))
             for h in self._callees(repo, path, text, line, col, parsed, exclude)
         ]
-        enclosing = [replace(h, score=3.5 + h.score / (1.0 + h.score)) for h in outer.result()[:2]] if outer else []
+        # Inside a call's arguments: the called function's signature comes first (its exact name: cheap lookups).
+        lines = text.split("\n")
+        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
+        enclosing = []
+        if paren is not None:
+            enclosing = [
+                replace(h, score=3.5 + h.score / (1.0 + h.score))
+                for h in self._callees(repo, path, text, line, paren, parsed, exclude, exact=True)[:2]
+            ]
         items = enclosing + callees + idents.result()
         return self._with_texts(repo, items)
 
