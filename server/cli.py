@@ -338,7 +338,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from hearth.server.demo import run_demo
 
-    return asyncio.run(run_demo(_settings(), Path(args.repo).resolve() if args.repo else None))
+    return asyncio.run(run_demo(_settings(), Path(args.repo).resolve() if args.repo else None, embed=args.embed))
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -425,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="index a repository, then ask the real server for an inline completion")
     s.add_argument("repo", nargs="?", default=None)
+    s.add_argument("--embed", action="store_true", help="also compute embeddings before asking (slow on a CPU)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("trace", help="the latest completion trace (context, prompt, timings)")

@@ -68,14 +68,20 @@ def _pick_call_site(core: Any, root: Path) -> tuple[str, int, int, str] | None:
     return core.store.sample_cross_file_call(repo_id, snap)  # type: ignore[no-any-return]
 
 
-async def run_demo(settings: config.Settings, repo: Path | None) -> int:
+async def run_demo(settings: config.Settings, repo: Path | None, *, embed: bool = False) -> int:
+    """Run the demo; ``embed`` also computes embeddings (minutes on a CPU for a few thousand chunks;
+    without them the context comes from the symbol table and full-text search, which are complete
+    first)."""
     root = (repo or default_repo()).resolve()
     emit(f"Hearth {version()} demo on {root}")
-    emit("1. Indexing (the embedded PostgreSQL starts on first use; embeddings run on the CPU)...")
-    core = _core(settings)
+    emit(
+        "1. Indexing (the embedded PostgreSQL starts on first use"
+        + ("; embeddings run on the CPU)..." if embed else "; symbols and full text, no embeddings: --embed)...")
+    )
+    core = _core(settings, embed=embed)
     bar = _Bar(True)
     try:
-        summary = await asyncio.to_thread(core.indexer.index, root, progress=bar)
+        summary = await asyncio.to_thread(core.indexer.index, root, embed=embed, progress=bar)
     finally:
         bar.close()
     emit(
@@ -122,6 +128,7 @@ async def run_demo(settings: config.Settings, repo: Path | None) -> int:
                 process_id=os.getpid(),
                 root_uri=root.as_uri(),
                 workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+                initialization_options={"index": {"embed": embed, "watch": False}},
                 capabilities=types.ClientCapabilities(
                     text_document=types.TextDocumentClientCapabilities(
                         inline_completion=types.InlineCompletionClientCapabilities()
@@ -193,7 +200,13 @@ async def _wait_quiescent(statuses: list[dict[str, Any]], timeout_s: float) -> N
     while time.monotonic() < deadline:
         if statuses:
             last = _plain(statuses[-1])
-            if last.get("quiescent") and last.get("index", {}).get("state") in ("idle", "error", "disabled"):
+            state = last.get("index", {}).get("state")
+            # Searchable once symbols and full text are in ("embedding" fills in behind).
+            if (
+                state in ("idle", "error", "disabled", "embedding")
+                and last.get("database", {}).get("state") != "starting"
+                and last.get("models", {}).get("completion", {}).get("state") != "probing"
+            ):
                 return
         await asyncio.sleep(0.05)
     err("hearth: the server did not finish indexing in time; asking anyway")
