@@ -32,5 +32,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "==> installing Hearth into $VENV"
 "$VENV/bin/python" -m pip install -q -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-echo "==> hearth demo ${1:-(Hearth's own source)}"
+if [ $# -gt 0 ]; then target="$1"; else target="the Hearth source tree"; fi
+echo "==> hearth demo: $target"
 exec "$VENV/bin/hearth" demo "$@"
