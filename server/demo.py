@@ -116,6 +116,14 @@ async def run_demo(settings: config.Settings, repo: Path | None, *, embed: bool 
     def on_status(ls: Any, params: Any) -> None:
         statuses.append(params if isinstance(params, dict) else getattr(params, "_asdict", lambda: {})())
 
+    @client.feature("window/logMessage")
+    def on_log(ls: Any, params: Any) -> None:
+        return None  # the server's stderr is shown below; its log messages repeat it
+
+    @client.feature("window/showMessage")
+    def on_message(ls: Any, params: Any) -> None:
+        emit(f"   [server message] {getattr(params, 'message', params)}")
+
     env = dict(os.environ, HEARTH_DATABASE_URL=db_url)
     await client.start_io(sys.executable, "-m", "hearth.server.cli", "serve", env=env)
     server_proc = client._server  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ from hearth.server.services.documents import OpenDocument
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+DEFINITIONS_GRACE = 3  # the definitions' extra time, in time boxes, when they are late
 STATS_CHECK_S = 60.0  # how often search checks whether a repository's term statistics are stale
 STATS_MAX_AGE_S = 600.0
 # Chat's vector leg (the question's embedding on a CPU model included) may take this long; the lexical legs and
@@ -117,8 +118,10 @@ def symbol_weight(query: str, idents: Sequence[str]) -> float:
     """
     if _IDENT_QUERY.fullmatch(query):
         return 4.0
-    if len(query) < 200 and len(query.split()) <= 12 and any(
-        "_" in i or any(c.isdigit() for c in i) or i[1:] != i[1:].lower() for i in idents
+    if (
+        len(query) < 200
+        and len(query.split()) <= 12
+        and any("_" in i or any(c.isdigit() for c in i) or i[1:] != i[1:].lower() for i in idents)
     ):
         return 2.0
     return 1.0
@@ -423,13 +426,16 @@ class ContextService:
         if now - self._stats_checked.get(repo.repo_id, -1e9) < STATS_CHECK_S:
             return
         self._stats_checked[repo.repo_id] = now
-        self._stats_jobs[repo.repo_id] = self._maintenance.submit(self._refresh_if_stale, repo.repo_id,
-                                                                  repo.snapshot_id)
+        self._stats_jobs[repo.repo_id] = self._maintenance.submit(
+            self._refresh_if_stale, repo.repo_id, repo.snapshot_id
+        )
 
     @staticmethod
     def _stale(then: int | None, chunks: int, age: float | None) -> bool:
-        return then is None or abs(chunks - then) > 0.1 * max(chunks, 1) or (
-            chunks != then and (age or 0) > STATS_MAX_AGE_S
+        return (
+            then is None
+            or abs(chunks - then) > 0.1 * max(chunks, 1)
+            or (chunks != then and (age or 0) > STATS_MAX_AGE_S)
         )
 
     def _refresh_if_stale(self, repo_id: int, snapshot_id: int | None = None) -> bool:
@@ -442,8 +448,9 @@ class ContextService:
                 t0 = time.perf_counter()
                 self.store.refresh_term_stats(repo_id)
                 refreshed = True
-                log.info("term statistics of repository %d: %d chunks in %.1f s", repo_id, chunks,
-                         time.perf_counter() - t0)
+                log.info(
+                    "term statistics of repository %d: %d chunks in %.1f s", repo_id, chunks, time.perf_counter() - t0
+                )
         except Exception as exc:  # statistics only speed search up; it works without them
             log.warning("term statistics refresh failed: %s", exc)
         if snapshot_id is None:
@@ -454,8 +461,9 @@ class ContextService:
                 t0 = time.perf_counter()
                 names = self.store.refresh_ref_stats(repo_id, snapshot_id)
                 refreshed = True
-                log.info("reference counts of snapshot %d: %d names in %.1f s", snapshot_id, names,
-                         time.perf_counter() - t0)
+                log.info(
+                    "reference counts of snapshot %d: %d names in %.1f s", snapshot_id, names, time.perf_counter() - t0
+                )
         except Exception as exc:  # without them, references are counted per request
             log.warning("reference counts refresh failed: %s", exc)
         return refreshed
@@ -537,6 +545,12 @@ class ContextService:
         parsed_or_failed: list[asyncio.Future[Any]] = [parsed_signal, tasks["definitions"]]
         await asyncio.wait(parsed_or_failed, return_when=asyncio.FIRST_COMPLETED)
         done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
+        if timeout is not None and tasks["definitions"] in pending:
+            # The definitions are what the model cannot guess: a slow lookup (cold caches on a new
+            # server, a loaded machine) gets a little longer rather than an empty prompt.
+            more, pending = await asyncio.wait([tasks["definitions"]], timeout=timeout * DEFINITIONS_GRACE)
+            done |= more
+            pending = {t for t in tasks.values() if t not in done}
         for t in pending:
             t.cancel()
         results = {name: (t.result() if t in done and not t.cancelled() else []) for name, t in tasks.items()}
@@ -589,10 +603,14 @@ class ContextService:
             found = self._legs.submit(self.store.definitions, repo.repo_id, repo.snapshot_id, names[:48], exclude, 60)
             hits = self.search(repo, query[:8000], k=k, exclude_paths=exclude, vector_deadline_s=vector_deadline_s)
             defs = [h for _, h in found.result()]
-            ranked = [Hit(h.path, h.start_line, h.end_line, 1.0 + h.score, "definition", h.text, h.symbol, h.kind,
-                          h.language) for h in defs[:k]]
-            ranked += [Hit(h.path, h.start_line, h.end_line, h.score * 10, h.source, h.text, h.symbol, h.kind,
-                           h.language) for h in hits]
+            ranked = [
+                Hit(h.path, h.start_line, h.end_line, 1.0 + h.score, "definition", h.text, h.symbol, h.kind, h.language)
+                for h in defs[:k]
+            ]
+            ranked += [
+                Hit(h.path, h.start_line, h.end_line, h.score * 10, h.source, h.text, h.symbol, h.kind, h.language)
+                for h in hits
+            ]
             return self._rank({"definitions": [], "search": ranked}, None, path or "")
 
         items = await asyncio.to_thread(gather)
@@ -637,8 +655,11 @@ class ContextService:
             ch = next(found)
             if ch is not None:
                 start, end, language, body, _ = ch
-                out.append(replace(h, start_line=start, end_line=end, text=body or "", language=language or h.language,
-                                   extra={}))
+                out.append(
+                    replace(
+                        h, start_line=start, end_line=end, text=body or "", language=language or h.language, extra={}
+                    )
+                )
         return out
 
     def _identifier_definitions(
@@ -735,8 +756,9 @@ class ContextService:
         if site.receiver is None:
             by_name = {(s.detail or s.name): s for s in imports}
             if by_name:
-                for d in self.store.def_symbols(rid, snap, list(by_name)[:200], exclude, limit=600, top_level=True,
-                                                **flt):
+                for d in self.store.def_symbols(
+                    rid, snap, list(by_name)[:200], exclude, limit=600, top_level=True, **flt
+                ):
                     imp = by_name.get(d.name)
                     if imp is None:
                         continue
@@ -744,8 +766,7 @@ class ContextService:
             if language == "go":
                 pattern = "%.go" if cur_dir == "." else f"{_like_escape(cur_dir)}/%.go"
                 in_test = path.endswith("_test.go")
-                for d in self.store.path_def_symbols(rid, snap, [pattern], exclude, limit=2000, no_methods=True,
-                                                     **flt):
+                for d in self.store.path_def_symbols(rid, snap, [pattern], exclude, limit=2000, no_methods=True, **flt):
                     if d.path.endswith("_test.go") and (not in_test or _GO_TEST_FUNC.match(d.name)):
                         continue  # test files are invisible to the package; test functions are never called
                     if _stem_parent(d.path)[1] == cur_dir or (cur_dir == "." and "/" not in d.path):
@@ -753,7 +774,8 @@ class ContextService:
         else:
             cands = self._members(repo, path, site, before, language, imports, exclude, flt)
         cands = [
-            (w, d) for w, d in cands
+            (w, d)
+            for w, d in cands
             if d.kind in CALLABLE_KINDS and (d.name.lower() == partial if exact else d.name.lower().startswith(partial))
         ]
         if not cands:
@@ -811,8 +833,9 @@ class ContextService:
             scores.sort(reverse=True)
             total = scores[0] + 0.15 * sum(scores[1:4])
             _, d, (start, end) = first[key]
-            ranked.append(replace(_def_hit(d, total), start_line=start, end_line=end, extra={_SPOT: (d.content_hash,
-                                                                                                  start)}))
+            ranked.append(
+                replace(_def_hit(d, total), start_line=start, end_line=end, extra={_SPOT: (d.content_hash, start)})
+            )
         ranked.sort(key=lambda x: (-x.score, x.path, x.start_line))
         return ranked[:16]
 
@@ -1137,8 +1160,18 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 def _def_hit(d: DefRow, score: float) -> Hit:
     """A definition as a hit still without its chunk: its own line until ``_with_texts`` reads the chunk."""
-    return Hit(d.path, d.line, d.line, score, "definition", "", symbol_path(d.scope, d.name), d.kind, d.language,
-               extra={_SPOT: (d.content_hash, d.line)})
+    return Hit(
+        d.path,
+        d.line,
+        d.line,
+        score,
+        "definition",
+        "",
+        symbol_path(d.scope, d.name),
+        d.kind,
+        d.language,
+        extra={_SPOT: (d.content_hash, d.line)},
+    )
 
 
 def _owner_type(d: DefRow) -> str:
