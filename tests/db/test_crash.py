@@ -77,6 +77,21 @@ def mutate(root: Path, rng: random.Random) -> None:
         (root / "pkg0" / f"new_{rng.randint(0, 10**6)}_{k}.py").write_text(f"def brand_new_{k}():\n    return {k}\n")
 
 
+def rewrite_many(root: Path, rng: random.Random) -> None:
+    """New content for a third of the files, so that a run has several batches to write."""
+    files = sorted(p for p in root.rglob("mod_*.*"))
+    for p in rng.sample(files, len(files) // 3):
+        p.write_text(p.read_text() + f"\n// revision {rng.random()}\n" if p.suffix != ".py" else
+                     p.read_text() + f"\n# revision {rng.random()}\n")
+
+
+def last_commit(url: str) -> tuple[int, Any]:
+    with psycopg.connect(url, autocommit=True) as c:
+        row = c.execute("SELECT count(*), max(indexed_at) FROM files").fetchone()
+        assert row is not None
+        return int(row[0]), row[1]
+
+
 def hearth_index(root: Path, url: str, *, progress: bool = False) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
     env.update({"HEARTH_DATABASE_URL": url, "HEARTH_EMBEDDING_PROVIDER": "hashing", "PYTHONUNBUFFERED": "1"})
@@ -158,21 +173,31 @@ def test_sigkill_at_random_points_then_resume_equals_a_fresh_run(tmp_path: Path,
     rng = random.Random(SEED)
     root = tmp_path / "repo"
     make_repo(root, rng)
-    # How long an uninterrupted run takes here, to spread the kills over it.
-    started = time.monotonic()
     complete(root, fresh_url)
-    full_s = time.monotonic() - started
+    # Each attempt gets work (a third of the files rewritten, plus edits, deletes, renames and new
+    # files) and is killed at a random point of that work, found by watching its commits: right
+    # after a batch committed, or during start-up before any. Kills are counted only when the run
+    # was still going; the loop goes on until three runs died mid-way (a bounded number of tries).
     kills = 0
-    for attempt in range(5):
-        if attempt in (2, 4):
-            mutate(root, rng)
+    for _attempt in range(10):
+        rewrite_many(root, rng)
+        mutate(root, rng)
+        before = last_commit(crashed_url)
         proc = hearth_index(root, crashed_url)
-        time.sleep(rng.uniform(0.15, 1.0) * full_s)
+        if rng.random() < 0.3:
+            time.sleep(rng.uniform(0.2, 1.5))  # during start-up or the first batch
+        else:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and last_commit(crashed_url) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.2))  # somewhere in the next batch
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.communicate(timeout=60)
-    assert kills >= 3, "the runs ended before they could be killed; the repository is too small"
+        if kills == 3:
+            break
+    assert kills == 3, "no run lasted long enough to be killed mid-way"
     complete(root, crashed_url)
     # The reference: a fresh database, one uninterrupted run over the final tree.
     with psycopg.connect(fresh_url, autocommit=True) as c:
