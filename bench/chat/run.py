@@ -9,7 +9,11 @@ Measured per request, from the client's side of stdio:
 
     python bench/chat/run.py build --files 2000 --funcs 50     # ~100k chunks (synthetic, slow)
     python bench/chat/run.py measure --requests 100
-Writes bench/results/chat-<tag>.json.
+    # against an index that already exists (e.g. the completion benchmark's 102k chunks), no rebuild:
+    python bench/chat/run.py measure --repo /tmp/hearth-bench-completion/repo \
+        --database-url 'postgresql://postgres@/hearth_bench?host=/tmp/hearth-bench-completion/pg/pg15/run' \
+        --embedder hashing --requests 40 --warmup 5 --tag 100k
+Writes bench/results/chat-<tag>.json. The repository must contain the sample project as `shop/`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -63,25 +68,33 @@ def build(args: argparse.Namespace) -> None:
     db_url = database(args.work, args.database_url)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "hearth.server.cli", "index", str(repo), "--json", "--no-progress"],
-                         env=base_env(db_url, args.work), capture_output=True, text=True, check=True)
+                         env=env_for(args, db_url), capture_output=True, text=True, check=True)
     print(json.dumps({"functions": funcs, "index_s": round(time.perf_counter() - t0, 1),
                       "index": json.loads(out.stdout)}, indent=1))
 
 
+def env_for(args: argparse.Namespace, db_url: str) -> dict[str, str]:
+    """The server's environment: the benchmark's defaults with the embedder the index was built with."""
+    return dict(base_env(db_url, args.work), HEARTH_EMBEDDING_PROVIDER=args.embedder)
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
-    repo = args.work / "repo"
+    repo = (args.repo or args.work / "repo").resolve()
+    cart = repo / "shop" / "shop" / "cart.py"
+    if not cart.is_file():
+        raise SystemExit(f"{cart} is missing: --repo must be a repository with the sample project under shop/")
     db_url = database(args.work, args.database_url)
+    load_start = os.getloadavg()
     with StandinServer(model="qwen2.5-coder-7b", max_model_len=32768, family="qwen") as standin:
         standin.configure(rules=[("Add documentation", f"```python\n{DOC}```"),
                                  ("Explain what", "It adds an item to the cart, slugifying the SKU."),
                                  ("", "compute_total sums the items and adds the tax.")])
-        env = dict(base_env(db_url, args.work), HEARTH_MODEL_URL=standin.v1_url)
+        env = dict(env_for(args, db_url), HEARTH_MODEL_URL=standin.v1_url)
         s = await start_action_session(env, repo, "vscode")
         try:
             await s.wait(lambda st: st.get("quiescent") and st["index"]["state"] == "idle" and st["index"]["files"],
                          timeout=900)
             counts = s.last_status()["index"]
-            cart = repo / "shop" / "shop" / "cart.py"
             uri, text = cart.as_uri(), cart.read_text()
             s.open(uri, text)
             row = next(i for i, ln in enumerate(text.split("\n")) if "def add" in ln)
@@ -125,10 +138,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 if i >= args.warmup:
                     out["list"].append(list_ms)
                     out["resolve"].append(resolve_ms)
+            load = os.getloadavg()
         finally:
             await s.client.shutdown_session()
             await s.client.stop()
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "index": counts,
+    loadavg = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in load]}
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "load_average": loadavg,
+              "repo": str(repo), "embedder": args.embedder, "index": counts,
               **{k: summary(v) for k, v in out.items()}}
     print(json.dumps(result, indent=1))
     dest = ROOT / "bench" / "results" / f"chat{('-' + args.tag) if args.tag else ''}.json"
@@ -141,7 +157,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["build", "measure"])
     ap.add_argument("--work", type=Path, default=Path("/tmp/hearth-bench-chat"))
-    ap.add_argument("--database-url")
+    ap.add_argument("--database-url", help="an existing database (default: an embedded PostgreSQL under --work)")
+    ap.add_argument("--repo", type=Path, help="measure: an already indexed repository (default: --work/repo)")
+    ap.add_argument("--embedder", default="hashing", choices=["hashing", "local", "openai"],
+                    help="the embedding provider the index was built with")
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--funcs", type=int, default=50)
     ap.add_argument("--requests", type=int, default=100)
