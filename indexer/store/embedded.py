@@ -300,41 +300,13 @@ class EmbeddedPostgres:
             logfile.touch()
         self._chown(logfile)
         stale = self.pgdata / "postmaster.pid"
-        res = self._run(
-            [
-                binst.exe("pg_ctl"),
-                "-D",
-                str(self.pgdata),
-                "-l",
-                str(logfile),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                f"-k {self.socket_dir}",
-                "start",
-            ],
-            timeout=90,
-        )
+        start = [binst.exe("pg_ctl"), "-D", str(self.pgdata), "-l", str(logfile), "-w", "-t", "60",
+                 "-o", f"-k {self.socket_dir}", "start"]  # fmt: skip
+        res = self._run(start, timeout=90)
         if res.returncode != 0 and stale.exists():
             # A postmaster.pid left by a killed server: pg_ctl refuses; remove it once and retry.
             stale.unlink()
-            res = self._run(
-                [
-                    binst.exe("pg_ctl"),
-                    "-D",
-                    str(self.pgdata),
-                    "-l",
-                    str(logfile),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    f"-k {self.socket_dir}",
-                    "start",
-                ],
-                timeout=90,
-            )
+            res = self._run(start, timeout=90)
         if res.returncode != 0:
             tail = logfile.read_text(errors="replace")[-800:] if logfile.exists() else ""
             raise EmbeddedDatabaseError(f"PostgreSQL did not start: {res.stderr.strip()} {tail}")

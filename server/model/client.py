@@ -83,22 +83,15 @@ class OpenAIClient:
         await self._http.aclose()
 
     async def _get_json(self, url: str) -> Any:
-        try:
-            resp = await self._http.get(url)
-        except httpx.TimeoutException as exc:
-            raise ModelError("timeout", f"{url} did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise ModelError("down", f"cannot reach {url}: {exc.__class__.__name__}") from exc
-        if resp.status_code != 200:
-            raise ModelError("http", _error_message(resp.text, resp.status_code), resp.status_code)
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise ModelError("garbage", f"{url} answered with invalid JSON") from exc
+        return await self._json("GET", url)
 
     async def _post_json(self, url: str, body: dict[str, Any]) -> Any:
+        return await self._json("POST", url, body)
+
+    async def _json(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+        """One JSON request; every failure becomes a ModelError saying what kind it is."""
         try:
-            resp = await self._http.post(url, json=body)
+            resp = await self._http.request(method, url, json=body)
         except httpx.TimeoutException as exc:
             raise ModelError("timeout", f"{url} did not answer in time") from exc
         except httpx.HTTPError as exc:
