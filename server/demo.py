@@ -19,6 +19,7 @@ from lsprotocol import types
 
 from hearth.server import config
 from hearth.server.cli import _Bar, _core, emit, err, version
+from hearth.server.protocol.server import plain
 
 
 def default_repo() -> Path:
@@ -165,7 +166,7 @@ async def run_demo(settings: config.Settings, repo: Path | None, *, embed: bool 
         )
         elapsed = (time.perf_counter() - t0) * 1000
         trace = await client.protocol.send_request_async("hearth/trace", {"uri": uri})
-        trace = _plain(trace)
+        trace = plain(trace)
         emit(f"4. inlineCompletion answered in {elapsed:.0f} ms\n")
         if trace:
             emit(render_trace(trace))
@@ -193,21 +194,11 @@ async def run_demo(settings: config.Settings, repo: Path | None, *, embed: bool 
     return 0
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if hasattr(obj, "_asdict"):
-        return {k: _plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 async def _wait_quiescent(statuses: list[dict[str, Any]], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if statuses:
-            last = _plain(statuses[-1])
+            last = plain(statuses[-1])
             state = last.get("index", {}).get("state")
             # Searchable once symbols and full text are in ("embedding" fills in behind).
             if (

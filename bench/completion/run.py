@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synth  # noqa: E402
 
 from hearth.indexer.store.embedded import EmbeddedPostgres  # noqa: E402
+from hearth.server.protocol.server import plain  # noqa: E402
 from tests.standin.vllm_standin import StandinServer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -158,16 +159,6 @@ def open_doc(client: LanguageClient, uri: str, text: str) -> None:
 
 async def command(client: LanguageClient, name: str) -> Any:
     return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=[]))
-
-
-def plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if hasattr(obj, "_asdict"):
-        return {k: plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
-    return obj
 
 
 # -- Hearth's own time -------------------------------------------------------------------------------

@@ -29,15 +29,9 @@ import psutil
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from hearth.server.protocol.server import plain
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "_asdict"):
-        return {k: _plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    return obj
 
 
 async def one_run(repo: Path, env: dict[str, str]) -> dict[str, float]:
@@ -46,7 +40,7 @@ async def one_run(repo: Path, env: dict[str, str]) -> dict[str, float]:
 
     @client.feature("hearth/status")
     def on_status(ls: Any, params: Any) -> None:
-        statuses.append(_plain(params))
+        statuses.append(plain(params))
 
     @client.feature("window/logMessage")
     def on_log(ls: Any, params: Any) -> None:

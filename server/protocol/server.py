@@ -98,13 +98,14 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     return getattr(obj, key, default)
 
 
-def _as_dict(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
+    """Custom params or results as plain JSON values (pygls gives namedtuple-like objects)."""
     if isinstance(obj, dict):
-        return {k: _as_dict(v) for k, v in obj.items()}
+        return {k: plain(v) for k, v in obj.items()}
     if hasattr(obj, "_asdict"):
-        return {k: _as_dict(v) for k, v in obj._asdict().items()}
+        return {k: plain(v) for k, v in obj._asdict().items()}
     if isinstance(obj, list | tuple):
-        return [_as_dict(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
@@ -129,7 +130,7 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
     # -- lifecycle -------------------------------------------------------------------------------
     @server.feature(types.INITIALIZE)
     def initialize(ls: HearthLanguageServer, params: types.InitializeParams) -> None:
-        settings, problems = config.load(init_options=_as_dict(params.initialization_options) or {})
+        settings, problems = config.load(init_options=plain(params.initialization_options) or {})
         ls.app.settings = settings
         ls.app.models.configure(settings)
         ls.app.completion.settings = settings
@@ -157,7 +158,7 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: HearthLanguageServer, params: types.DidChangeConfigurationParams) -> None:
-        section = _as_dict(params.settings)
+        section = plain(params.settings)
         if isinstance(section, dict) and "hearth" in section:
             section = section["hearth"]
         settings, problems = config.load(init_options=None, workspace=section if isinstance(section, dict) else {})

@@ -18,20 +18,11 @@ from pygls.exceptions import JsonRpcRequestCancelled
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import LanguageClient, make_test_lsp_client
 
+from hearth.server.protocol.server import plain
 from tests.conftest import hearth_command
 from tests.standin.vllm_standin import StandinServer
 
 CLIENTS = ["vscode", "neovim"]
-
-
-def plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if hasattr(obj, "_asdict"):
-        return {k: plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
-    return obj
 
 
 def capabilities(kind: str) -> types.ClientCapabilities:
