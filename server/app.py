@@ -135,10 +135,16 @@ class Hearth:
         self.on_problem: Callable[[str], None] = lambda msg: None
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a background task; its failure is logged (never an unretrieved exception)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("background task failed: %s", exc)
 
     async def startup(self, sink: ProgressSink | None = None) -> None:
         """Open the database and the index, probe the models, index the folders (in the background)."""

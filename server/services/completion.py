@@ -75,6 +75,7 @@ class _LastContext:
     path: str
     line: int
     items: list[Hit]
+    degraded: bool = False  # a source failed (e.g. the database is away): retrieve again next time
 
 
 @dataclass
@@ -265,7 +266,7 @@ class CompletionService:
 
         t0 = time.perf_counter()
         last = self._last_context.get(uri)
-        if last is not None and last.line == line and last.path == (doc.path or uri):
+        if last is not None and not last.degraded and last.line == line and last.path == (doc.path or uri):
             # Typing within a line: the context of the line's first request, at no cost; a refresh
             # runs in the background and appends what it finds new for the next keystroke.
             items = last.items
@@ -276,7 +277,7 @@ class CompletionService:
                 self._pending_refresh[uri] = (doc.root, doc.path or "", text, line, col, (lo + 1, hi))
         else:
             ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
-            items = self._stable_context(uri, doc.path or uri, line, ctx.items)
+            items = self._stable_context(uri, doc.path or uri, line, ctx.items, degraded=ctx.degraded)
             trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
         trace["stages"]["context_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         snippets = [ContextSnippet(h.path, h.start_line, h.end_line, h.text) for h in items]
@@ -378,7 +379,9 @@ class CompletionService:
 
         self._refreshing[uri] = asyncio.ensure_future(refresh())
 
-    def _stable_context(self, uri: str, path: str, line: int, fresh: list[Hit]) -> list[Hit]:
+    def _stable_context(
+        self, uri: str, path: str, line: int, fresh: list[Hit], *, degraded: bool = False
+    ) -> list[Hit]:
         """The context to use: while the cursor stays on one line, the previous request's context
         keeps its place (and its order) and only new hits are appended, so the prompt's leading
         tokens stay the same from keystroke to keystroke. On another line: the fresh context in a
@@ -399,7 +402,7 @@ class CompletionService:
                 while sum(estimate_tokens(h.text) for h in items) > budget:
                     stale = [i for i, h in enumerate(items) if (h.path, h.start_line) not in fresh_keys]
                     items.pop(stale[-1] if stale else len(items) - 1)
-        self._last_context[uri] = _LastContext(path, line, items)
+        self._last_context[uri] = _LastContext(path, line, items, degraded)
         while len(self._last_context) > 100:
             self._last_context.pop(next(iter(self._last_context)))
         return items
@@ -413,7 +416,7 @@ class CompletionService:
             repo = await asyncio.to_thread(self.workspace.handle, root)
         except Exception as exc:
             log.warning("index unavailable for completion context: %s", exc)
-            return ContextResult([])
+            return ContextResult([], degraded=True)
         return await self.context.for_completion(
             repo,
             path,

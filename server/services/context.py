@@ -76,6 +76,7 @@ class ContextResult:
     items: list[Hit]
     timings_ms: dict[str, float] = field(default_factory=dict)
     dropped: int = 0
+    degraded: bool = False  # a source failed (not merely slow): the result may be missing context
 
     def as_json(self) -> list[dict[str, Any]]:
         return [h.as_json() for h in self.items]
@@ -502,6 +503,7 @@ class ContextService:
             return ContextResult([], {"total_ms": 0.0})
         exclude = [path, *[d.path for d in open_docs if d.path and d.path != path]]
         timeout = None if wait_for_all else self.source_timeout_s
+        failed: list[str] = []
 
         async def timed(name: str, coro: Any) -> list[Hit]:
             t0 = time.perf_counter()
@@ -510,6 +512,7 @@ class ContextService:
                 return res
             except Exception as exc:  # one failing source never breaks the others
                 log.warning("context source %s failed: %s", name, exc)
+                failed.append(name)
                 return []
             finally:
                 timings[f"{name}_ms"] = (time.perf_counter() - t0) * 1000
@@ -561,7 +564,7 @@ class ContextService:
         items = self._rank(results, prompt_window, path)
         fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return ContextResult(fitted[:k], timings, dropped)
+        return ContextResult(fitted[:k], timings, dropped, degraded=bool(failed))
 
     def _parse(self, path: str, text: str) -> ParsedFile:
         """The buffer's parse, reused while the text is unchanged (a request on another line of a file not
