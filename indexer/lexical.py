@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 _IDENT = re.compile(r"[^\W\d]\w*", re.UNICODE)
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_]+", re.UNICODE)
@@ -31,16 +32,23 @@ def identifiers(text: str) -> list[str]:
     return _IDENT.findall(text)
 
 
+@lru_cache(maxsize=1 << 17)
+def ident_terms(ident: str) -> tuple[str, ...]:
+    """One identifier's terms: the whole, lowercased, then its parts (cached: code repeats its
+    identifiers, which makes indexing several times faster)."""
+    whole = ident.lower()
+    if len(whole) < 2:
+        return ()
+    parts = split_identifier(ident)
+    if len(parts) > 1 or (parts and parts[0] != whole):
+        return (whole, *(p for p in parts if p != whole))
+    return (whole,)
+
+
 def terms(text: str, limit: int = MAX_TERMS) -> list[str]:
     out: list[str] = []
     for ident in _IDENT.findall(text):
-        whole = ident.lower()
-        if len(whole) < 2:
-            continue
-        out.append(whole)
-        parts = split_identifier(ident)
-        if len(parts) > 1 or (parts and parts[0] != whole):
-            out.extend(p for p in parts if p != whole)
+        out.extend(ident_terms(ident))
         if len(out) >= limit:
             break
     return out[:limit]

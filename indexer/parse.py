@@ -18,12 +18,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
 
 from tree_sitter import Node, QueryCursor
 
 from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
-from hearth.indexer.lexical import MAX_TERMS, identifiers, split_identifier
+from hearth.indexer.lexical import term_text
 from hearth.indexer.types import Chunk, ParsedFile, Symbol
 
 CHUNK_TOKENS = 384
@@ -41,37 +40,6 @@ _RUST_USE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s+as\s+[A-Za-z_][A-Za-z0-9_]*
 def estimate_tokens(text_or_len: str | int) -> int:
     n = text_or_len if isinstance(text_or_len, int) else len(text_or_len.encode("utf-8", "replace"))
     return int(n / BYTES_PER_TOKEN) + 1
-
-
-_TERMS: dict[str, tuple[str, ...]] = {}
-_TERMS_MAX = 1 << 17
-
-
-def _ident_terms(ident: str) -> tuple[str, ...]:
-    got = _TERMS.get(ident)
-    if got is not None:
-        return got
-    whole = ident.lower()
-    if len(whole) < 2:
-        got = ()
-    else:
-        parts = split_identifier(ident)
-        if len(parts) > 1 or (parts and parts[0] != whole):
-            got = (whole, *(p for p in parts if p != whole))
-        else:
-            got = (whole,)
-    if len(_TERMS) >= _TERMS_MAX:
-        _TERMS.clear()
-    _TERMS[ident] = got
-    return got
-
-
-def term_text(text: str, limit: int = MAX_TERMS) -> str:
-    """``lexical.term_text`` with each identifier's expansion cached (the same terms, several times faster:
-    code repeats its identifiers)."""
-    get = _TERMS.get
-    out = list(chain.from_iterable([get(i) or _ident_terms(i) for i in identifiers(text)]))
-    return " ".join(out[:limit] if len(out) > limit else out)
 
 
 def last_row(node: Node) -> int:
