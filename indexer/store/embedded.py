@@ -120,6 +120,16 @@ def find_installations() -> list[PgInstall]:
     return [c for c in found if c.has_vector]
 
 
+def _runs(bin_dir: Path) -> bool:
+    """Do the server and initdb (which loads libpq) start at all from this directory?"""
+    for exe in ("postgres", "initdb"):
+        try:
+            subprocess.run([str(bin_dir / exe), "--version"], capture_output=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return True
+
+
 def _run_as_user() -> str | None:
     """The user PostgreSQL runs as: None for the current user, else a name (when root)."""
     if os.geteuid() != 0:
@@ -190,19 +200,30 @@ class EmbeddedPostgres:
 
     # -- process helpers -------------------------------------------------------------------
     def _bin_for_user(self) -> PgInstall:
-        """Binaries the run-as user can execute (copied under /var/lib/hearth when needed)."""
+        """Binaries the run-as user can execute (copied under /var/lib/hearth when needed).
+
+        The copy keeps the installation's layout three levels up from ``bin/``: wheels such as
+        pgserver find their bundled shared libraries (``pgserver.libs``, next to the package) through
+        an RPATH of ``$ORIGIN/../../../<package>.libs``.
+        """
         if not self.user or _others_can_traverse(self.inst.bin_dir):
             return self.inst
-        root = self.inst.bin_dir.parent  # .../pginstall
-        target = ROOT_HOME / f"pginstall-{self.inst.origin}-{self.inst.major}"
-        if not (target / "bin" / "postgres").exists():
+        install = self.inst.bin_dir.parent  # .../<package>/pginstall
+        package = install.parent  # .../site-packages/<package>
+        target = ROOT_HOME / f"pg-{self.inst.origin}-{self.inst.major}"
+        copied_bin = target / package.name / install.name / "bin"
+        if not _runs(copied_bin):
             ROOT_HOME.mkdir(parents=True, exist_ok=True)
             os.chmod(ROOT_HOME, 0o755)
             tmp = target.with_name(target.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(root, tmp, symlinks=True)
+            shutil.copytree(install, tmp / package.name / install.name, symlinks=True)
+            libs = package.parent / f"{package.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, tmp / libs.name, symlinks=True)
+            shutil.rmtree(target, ignore_errors=True)
             tmp.rename(target)
-        c = _candidate(target / "bin", self.inst.origin)
+        c = _candidate(copied_bin, self.inst.origin) if _runs(copied_bin) else None
         if c is None:
             raise EmbeddedDatabaseError(f"copied PostgreSQL binaries at {target} do not run")
         return c

@@ -90,3 +90,29 @@ def test_the_pgserver_wheel_serves_hearths_schema(data_dir: Path) -> None:
             store.close()
     finally:
         pg.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_binaries_out_of_reach_of_the_postgres_user_are_copied_with_their_libraries(data_dir: Path) -> None:
+    """As root, with Hearth installed under a private folder (a venv under /root, a mode-700 checkout),
+    the pgserver binaries are copied where the unprivileged user can run them, bundled libraries too."""
+    from hearth.indexer.store.embedded import _candidate
+
+    wheel = next((i for i in find_installations() if i.origin == "pgserver"), None)
+    assert wheel is not None, "the pgserver wheel (a dependency) is not installed"
+    site = wheel.bin_dir.parents[2]
+    private = Path(tempfile.mkdtemp(prefix="hearth-private-"))  # mode 700
+    try:
+        shutil.copytree(site / "pgserver", private / "pgserver", symlinks=True)
+        shutil.copytree(site / "pgserver.libs", private / "pgserver.libs", symlinks=True)
+        install = _candidate(private / "pgserver" / "pginstall" / "bin", "pgserver")
+        assert install is not None
+        pg = EmbeddedPostgres(data_dir, install=install, fsync=False)
+        try:
+            store = Store(pg.ensure_running()).open()
+            assert store.vector_version and store.vector_version.startswith("0.6")
+            store.close()
+        finally:
+            pg.stop()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
