@@ -206,7 +206,8 @@ async def latency(args: argparse.Namespace) -> dict[str, Any]:
                     times.append(dt)
                     own.append(dt - model)
                     trace = plain(await client.protocol.send_request_async("hearth/trace", {"uri": uri}))
-                    stages.append(trace["stages"])
+                    stages.append({**trace["stages"], **{f"context.{k}": v for k, v in
+                                                         trace.get("context_timings", {}).items()}})
             status = plain(await command(client, "hearth.status"))
         finally:
             await client.shutdown_session()
@@ -214,7 +215,8 @@ async def latency(args: argparse.Namespace) -> dict[str, Any]:
     breakdown = {
         kind: {
             k: round(statistics.median([s.get(k, 0.0) for s, kd in zip(stages, kinds, strict=True) if kd == kind]), 2)
-            for k in ("context_ms", "prompt_ms", "model_ms", "postprocess_ms", "total_ms")
+            for k in ("context_ms", "prompt_ms", "model_ms", "postprocess_ms", "total_ms",
+                      *sorted({k for s in stages for k in s if k.startswith("context.")}))
         }
         for kind in ("cold", "same-line")
     }

@@ -354,6 +354,9 @@ class ContextService:
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-term-stats")
         self._stats_checked: dict[int, float] = {}
         self._parses: dict[str, tuple[str, ParsedFile]] = {}  # path -> (text, its parse), oldest first
+        # path -> (text, the identifier sets of its 20-line windows): open files are re-read per request only
+        # when they changed, not tokenised again for every keystroke in another file.
+        self._windows: dict[str, tuple[str, list[tuple[int, frozenset[str]]]]] = {}
         self._stats_jobs: dict[int, Future[bool]] = {}
 
     # -- hybrid search ----------------------------------------------------------------------------
@@ -1008,6 +1011,8 @@ class ContextService:
         self._background.submit(work)
 
     def _open_file_windows(self, path: str, query: str, open_docs: Sequence[OpenDocument]) -> list[Hit]:
+        """The 20-line window (stride 10) of each other open file most similar to the query by Jaccard
+        over identifier sets (as RepoCoder and Copilot); the best three above 0.08."""
         want = {i for i in identifiers(query) if len(i) > 2 and i not in KEYWORDS}
         if not want:
             return []
@@ -1015,21 +1020,38 @@ class ContextService:
         for doc in open_docs[:8]:
             if doc.path is None or doc.path == path:
                 continue
-            lines = doc.text.split("\n")
             best: tuple[float, int] | None = None
-            for start in range(0, max(1, len(lines)), 10):
-                window = lines[start : start + 20]
-                ids = {i for i in identifiers("\n".join(window)) if len(i) > 2}
-                if not ids:
-                    continue
+            for start, ids in self._window_sets(doc.path, doc.text):
                 j = len(want & ids) / len(want | ids)
                 if best is None or j > best[0]:
                     best = (j, start)
             if best and best[0] >= 0.08:
                 s = best[1]
+                lines = doc.text.split("\n")
                 body = "\n".join(lines[s : s + 20])
                 out.append(Hit(doc.path, s + 1, min(len(lines), s + 20), best[0], "open-file", body))
         return sorted(out, key=lambda h: -h.score)[:3]
+
+    def _window_sets(self, path: str, text: str) -> list[tuple[int, frozenset[str]]]:
+        """The identifier sets of ``text``'s 20-line windows (stride 10), kept per open file until it changes."""
+        cached = self._windows.get(path)
+        if cached is not None and (cached[0] is text or cached[0] == text):
+            return cached[1]
+        lines = text.split("\n")
+        per_line = [{i for i in identifiers(ln) if len(i) > 2} for ln in lines]
+        windows = []
+        for start in range(0, max(1, len(lines)), 10):
+            ids = frozenset().union(*per_line[start : start + 20])
+            if ids:
+                windows.append((start, ids))
+        self._windows.pop(path, None)
+        self._windows[path] = (text, windows)
+        while len(self._windows) > 32:
+            try:
+                self._windows.pop(next(iter(self._windows)))
+            except (KeyError, StopIteration, RuntimeError):  # another request trimmed it meanwhile
+                break
+        return windows
 
     def _rank(self, results: dict[str, list[Hit]], prompt_window: tuple[int, int] | None, path: str) -> list[Hit]:
         ranked: list[Hit] = []
