@@ -130,6 +130,7 @@ class RecordedRequest:
     aborted: bool = False
     completed: bool = False
     finished_at: float | None = None
+    peer: str | None = None  # the client's "host:port": one TCP connection per distinct peer
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +146,7 @@ class RecordedRequest:
             "aborted": self.aborted,
             "completed": self.completed,
             "finished_at": self.finished_at,
+            "peer": self.peer,
         }
 
 

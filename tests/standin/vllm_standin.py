@@ -180,7 +180,11 @@ class StandinApp:
             except ValueError:
                 parsed = None
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            record = RecordedRequest(scope["method"], path, headers, body, parsed, time.time())
+            client = scope.get("client")
+            record = RecordedRequest(
+                scope["method"], path, headers, body, parsed, time.time(),
+                peer=f"{client[0]}:{client[1]}" if client else None,
+            )
             self.recorder.add(record)
             scope.setdefault("state", {})[RECORD_KEY] = record
 
