@@ -244,16 +244,30 @@ class Grounding:
         return Target(uri, root, path, text, version, s_line, e_line, self.registry.name_for_path(path) or "")
 
     def definition_around(self, path: str, text: str, line: int) -> tuple[int, int]:
-        """The innermost function/class around ``line`` (0-based), or the line itself."""
-        from hearth.indexer.parse import parse_source
+        """The innermost definition (function, class, ...) around ``line`` (0-based), or the line itself.
 
-        parsed = parse_source(self.registry, path, text.encode("utf-8"))
+        The language's tags query runs over the nodes that intersect the line only: a plain parse and a
+        few matches (~2 ms for a 600-line file), not the indexer's whole-file parse (symbols, references and
+        chunks: 30 ms for the same file)."""
+        from tree_sitter import QueryCursor
+
+        from hearth.indexer.parse import last_row
+
+        lang = self.registry.for_path(path)
+        query = lang.queries.get("tags") if lang is not None else None
+        if lang is None or query is None:
+            return (line, line)
+        tree = lang.parser().parse(text.encode("utf-8", "replace"))
+        cursor = QueryCursor(query)
+        cursor.set_point_range((line, 0), (line + 1, 0))
         best: tuple[int, int] | None = None
-        for s in parsed.symbols:
-            if s.role != "def" or not (s.line - 1 <= line <= s.end_line - 1):
+        for name, nodes in cursor.captures(tree.root_node).items():
+            if not name.startswith("definition."):
                 continue
-            if best is None or (s.end_line - s.line) < (best[1] - best[0]):
-                best = (s.line - 1, s.end_line - 1)
+            for node in nodes:
+                first, last = node.start_point[0], last_row(node)
+                if first <= line <= last and (best is None or last - first < best[1] - best[0]):
+                    best = (first, last)
         return best if best else (line, line)
 
     def repo(self, root: str | None) -> RepoHandle | None:
