@@ -243,12 +243,17 @@ class SearchQueries:
                 f" AND (lower(s.name) = ANY(%(lower)s){fuzzy})) s"
             )
         else:
-            # Per name, its definitions in the snapshot (exact case first), at most ``per_name`` of them: a
-            # window of code names ``__init__`` or ``get`` too, defined hundreds of times in a large index.
+            # Per name, its definitions in the snapshot, at most ``per_name`` of them: a window of code names
+            # ``__init__`` or ``get`` too, defined hundreds of times in a large index. The exact spelling first,
+            # then other cases only when it has fewer than ``per_name``: each branch stops at the limit, so a
+            # common name costs ``per_name`` file probes, not one per definition (1,300 per name at 1M chunks).
             source = (
-                "unnest(%(lower)s::text[]) AS n(name) CROSS JOIN LATERAL (SELECT s.*, f.path FROM symbols s"
-                f"{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def' AND lower(s.name) = n.name"
-                " ORDER BY s.name = ANY(%(names)s) DESC LIMIT %(per_name)s) s"
+                "unnest(%(names)s::text[]) AS n(orig) CROSS JOIN LATERAL ("
+                f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
+                "  AND s.name = n.orig LIMIT %(per_name)s)"
+                f" UNION ALL (SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s"
+                "  AND s.role = 'def' AND lower(s.name) = lower(n.orig) AND s.name <> n.orig LIMIT %(per_name)s)"
+                " LIMIT %(per_name)s) s"
             )
         with self.conn() as c, c.transaction():
             if fuzzy:
