@@ -43,6 +43,11 @@ _CHUNK_AT = (
 # The same, with the chunk's id instead of its text (read later for the rows kept).
 _CHUNK_AT_ID = _CHUNK_AT.replace("c.text,", "c.id,")
 
+# Trigram ("did you mean") matching of a short query: at most this many similar defined names, and this many
+# definitions of each (the query's own names keep ``per_name``).
+SIMILAR_NAMES = 12
+SIMILAR_PER_NAME = 8
+
 
 # The snapshot's files holding a chunk ``ch`` (or a symbol ``s``), probed per row through (repo_id, content_hash):
 # the planner would otherwise hash every file of the snapshot for a few hundred rows (OFFSET 0 keeps it a probe).
@@ -205,6 +210,25 @@ class SearchQueries:
         hits = sorted((_hit(r, "vector") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
         return hits[:k]
 
+    def _similar_def_names(
+        self, repo_id: int, snapshot_id: int, names: Sequence[str], limit: int = SIMILAR_NAMES
+    ) -> list[str] | None:
+        """Defined names of the snapshot similar to any of ``names`` by trigrams (similarity >= 0.45), most
+        similar first; None when the snapshot's names have not been listed yet (``refresh_ref_stats``)."""
+        cond = " OR ".join(f"d.name %% %(n{i})s" for i in range(len(names)))
+        best = "greatest(" + ", ".join(f"similarity(d.name, %(n{i})s)" for i in range(len(names))) + ")"
+        with self.conn() as c, c.transaction():
+            c.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.45', true)")
+            rows = c.execute(
+                "SELECT NULL, NULL FROM ref_stats_state WHERE repo_id = %(repo)s AND snapshot_id = %(snap)s"
+                " UNION ALL (SELECT d.name, 1 FROM def_names d WHERE d.repo_id = %(repo)s AND d.snapshot_id = %(snap)s"
+                f" AND ({cond}) ORDER BY {best} DESC, d.name LIMIT %(limit)s)",
+                {"repo": repo_id, "snap": snapshot_id, "limit": limit, **{f"n{i}": n for i, n in enumerate(names)}},
+            ).fetchall()
+        if not any(r[1] is None for r in rows):
+            return None
+        return [r[0] for r in rows if r[1] is not None]
+
     def search_symbol_names(
         self,
         repo_id: int,
@@ -224,19 +248,30 @@ class SearchQueries:
         lowered = list(dict.fromkeys(n.lower() for n in names))
         # Trigram matches only for a query of a few names (a window of code has exact names to match, and
         # a similarity test per name and definition would scan the table).
-        fuzzy = ""
-        if self.has_trgm and len(names) <= 3:
-            fuzzy = "".join(f" OR (length(s.name) > 3 AND s.name %% %(n{i})s)" for i in range(len(names)))
+        want_fuzzy = self.has_trgm and len(names) <= 3
         params = {
             "names": list(names),
+            "probe": list(names),
             "lower": lowered,
             "repo": repo_id,
             "snap": snapshot_id,
             "exclude": list(exclude_paths),
             "limit": k * 4,
             "per_name": per_name,
+            "caps": [per_name] * len(names),
             **{f"n{i}": n for i, n in enumerate(names)},
         }
+        similar: list[str] | None = None
+        if want_fuzzy:
+            similar = self._similar_def_names(repo_id, snapshot_id, names)
+            if similar is not None:
+                extra = [n for n in similar if n not in names]
+                params["probe"] = [*names, *extra]
+                params["caps"] = [per_name] * len(names) + [SIMILAR_PER_NAME] * len(extra)
+        fuzzy = ""
+        if want_fuzzy and similar is None:
+            # The snapshot's distinct names are not listed yet: match over the definitions themselves.
+            fuzzy = "".join(f" OR (length(s.name) > 3 AND s.name %% %(n{i})s)" for i in range(len(names)))
         if fuzzy:
             source = (
                 f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
@@ -247,13 +282,14 @@ class SearchQueries:
             # ``__init__`` or ``get`` too, defined hundreds of times in a large index. The exact spelling first,
             # then other cases only when it has fewer than ``per_name``: each branch stops at the limit, so a
             # common name costs ``per_name`` file probes, not one per definition (1,300 per name at 1M chunks).
+            # Similar names (trigrams) are probed the same way and score as fuzzy matches.
             source = (
-                "unnest(%(names)s::text[]) AS n(orig) CROSS JOIN LATERAL ("
+                "unnest(%(probe)s::text[], %(caps)s::int[]) AS n(orig, cap) CROSS JOIN LATERAL ("
                 f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
-                "  AND s.name = n.orig LIMIT %(per_name)s)"
+                "  AND s.name = n.orig LIMIT n.cap)"
                 f" UNION ALL (SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s"
-                "  AND s.role = 'def' AND lower(s.name) = lower(n.orig) AND s.name <> n.orig LIMIT %(per_name)s)"
-                " LIMIT %(per_name)s) s"
+                "  AND s.role = 'def' AND lower(s.name) = lower(n.orig) AND s.name <> n.orig LIMIT n.cap)"
+                " LIMIT n.cap) s"
             )
         with self.conn() as c, c.transaction():
             if fuzzy:
@@ -268,7 +304,8 @@ class SearchQueries:
                 " ch.language,"
                 " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
                 " ELSE 0.5 END AS score,"
-                " coalesce(array_position(%(lower)s::text[], lower(s.name)), 1000) AS pos"
+                " coalesce(array_position(%(lower)s::text[], lower(s.name)),"
+                "  1000 + array_position(%(probe)s::text[], s.name), 2000) AS pos"
                 f" FROM {source}{_CHUNK_AT_ID}"
                 " ORDER BY s.path, ch.start_line, score DESC, pos, s.line) d"
                 " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s) m"
@@ -383,7 +420,8 @@ class SearchQueries:
 
     def refresh_ref_stats(self, repo_id: int, snapshot_id: int) -> int:
         """Recompute the snapshot's reference counts per name (what ``ref_counts`` reads; about a second on a
-        100k-chunk index: run it off the request path); the number of distinct names referenced."""
+        100k-chunk index: run it off the request path) and its distinct defined names (what trigram matching
+        searches); the number of distinct names referenced."""
         with self.conn() as c:
             c.execute("SELECT pg_advisory_xact_lock(727003, %s)", (snapshot_id,))
             counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
@@ -396,6 +434,14 @@ class SearchQueries:
                 {"repo": repo_id, "snap": snapshot_id},
             )
             names = cur.rowcount
+            c.execute("DELETE FROM def_names WHERE repo_id = %s AND snapshot_id = %s", (repo_id, snapshot_id))
+            c.execute(
+                "INSERT INTO def_names (repo_id, snapshot_id, name) SELECT DISTINCT %(repo)s, %(snap)s, s.name"
+                " FROM files f JOIN symbols s ON s.repo_id = f.repo_id AND s.content_hash = f.content_hash"
+                " WHERE f.snapshot_id = %(snap)s AND f.repo_id = %(repo)s AND s.role = 'def' AND length(s.name) > 3",
+                {"repo": repo_id, "snap": snapshot_id},
+            )
+            c.execute("ANALYZE def_names")
             c.execute(
                 "INSERT INTO ref_stats_state (repo_id, snapshot_id, chunks) VALUES (%s, %s, %s)"
                 " ON CONFLICT (repo_id, snapshot_id) DO UPDATE SET chunks = excluded.chunks, refreshed_at = now()",
