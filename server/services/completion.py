@@ -252,8 +252,20 @@ class CompletionService:
             return self._finish(uri, trace, cached, line, col, started, eol)
         wait = self.debounce_s(uri) if debounce else 0.0
         trace["debounce_ms"] = round(wait * 1000, 1)
+        last = self._last_context.get(uri)
+        reuse = last is not None and not last.degraded and last.line == line and last.path == (doc.path or uri)
+        early: asyncio.Future[ContextResult] | None = None
+        if wait and cfg.enabled and not reuse:
+            # A new line: retrieval runs during the debounce instead of after it (a newer keystroke cancels
+            # both), so the user waits for max(debounce, context), not their sum.
+            early = asyncio.ensure_future(self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi)))
         if wait:
-            await asyncio.sleep(wait)
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                if early is not None:
+                    early.cancel()
+                raise
             started += wait  # the debounce is waiting, not work: traces time the work
         if not cfg.enabled:
             trace["outcome"] = "disabled"
@@ -265,8 +277,7 @@ class CompletionService:
         self._report_template_problem()
 
         t0 = time.perf_counter()
-        last = self._last_context.get(uri)
-        if last is not None and not last.degraded and last.line == line and last.path == (doc.path or uri):
+        if reuse and last is not None:
             # Typing within a line: the context of the line's first request, at no cost; a refresh
             # runs in the background and appends what it finds new for the next keystroke.
             items = last.items
@@ -276,7 +287,11 @@ class CompletionService:
                 # which would slow it down) and append what is new for the next keystrokes.
                 self._pending_refresh[uri] = (doc.root, doc.path or "", text, line, col, (lo + 1, hi))
         else:
-            ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+            if early is not None:
+                trace["context_during_debounce"] = True
+                ctx = await early
+            else:
+                ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
             items = self._stable_context(uri, doc.path or uri, line, ctx.items, degraded=ctx.degraded)
             trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
         trace["stages"]["context_ms"] = round((time.perf_counter() - t0) * 1000, 3)

@@ -323,3 +323,33 @@ async def test_template_mismatch_is_reported_and_falls_back_to_chat(
         finally:
             await s.client.shutdown_session()
             await s.client.stop()
+
+
+# -- retrieval during the debounce ----------------------------------------------------------------
+
+
+async def test_a_new_lines_retrieval_runs_during_the_debounce(
+    module_env: dict[str, str], module_sample_repo: Path, standin: StandinServer
+) -> None:
+    standin.reset()
+    standin.configure(rules=[("<|fim_middle|>", "self.items)\n")])
+    s = await start_session(module_env, module_sample_repo, "vscode", {"completion": {"debounceMs": 200}})
+    try:
+        await s.indexed()
+        uri, text, row, col = cart_buffer(module_sample_repo)
+        s.open(uri, text)
+        res = await s.inline(uri, row, col)
+        assert [i.insert_text for i in res.items] == ["self.items)"]
+        trace = await trace_of(s, uri)
+        assert trace["debounce_ms"] == 200 and trace["context_during_debounce"] is True
+        # What the request still waited for after the debounce is less than what retrieval took: it overlapped.
+        assert trace["stages"]["context_ms"] < trace["context_timings"]["total_ms"], trace
+        assert any(c["path"] == "shop/pricing.py" for c in trace["context"]), trace["context"]
+        # The same line again (a keystroke later): the line's context is reused, nothing is retrieved early.
+        again = await s.inline(uri, row, col - 1)
+        assert isinstance(again, types.InlineCompletionList)
+        trace = await trace_of(s, uri)
+        assert trace.get("context_reused") is True and "context_during_debounce" not in trace
+    finally:
+        await s.client.shutdown_session()
+        await s.client.stop()
