@@ -209,6 +209,7 @@ class Indexer:
         prefer_paths: Sequence[str] = (),
         on_follow: Callable[[], None] | None = None,
         poll_s: float = 0.5,
+        rehash: bool = False,
     ) -> IndexSummary:
         """``index`` under the repository's advisory lock.
 
@@ -219,7 +220,9 @@ class Indexer:
         root = root.resolve()
         return self._exclusive(
             root,
-            lambda: self.index(root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths),
+            lambda: self.index(
+                root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths, rehash=rehash
+            ),
             progress,
             cancel,
             on_follow,
@@ -288,7 +291,16 @@ class Indexer:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         prefer_paths: Sequence[str] = (),
+        rehash: bool = False,
     ) -> IndexSummary:
+        """Bring the working tree's snapshot up to date.
+
+        A file whose size and modification time match its stored row is taken as unchanged without
+        reading it (the walk and one ``stat`` per file: an unchanged repository costs little).
+        ``rehash`` reads and hashes every file instead, for when modification times cannot be trusted
+        (a tool that restores them, a clock step): content the index has is not parsed again, only the
+        rows of files whose content differs are rewritten.
+        """
         started = time.monotonic()
         root = root.resolve()
         if not root.is_dir():
@@ -311,7 +323,7 @@ class Indexer:
             for s in skips
             if not (known.get(s.path) and known[s.path].status == "skipped")
         ]
-        changed = [e for e in entries if not _unchanged(known.get(e.path), e)]
+        changed = entries if rehash else [e for e in entries if not _unchanged(known.get(e.path), e)]
         stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0, "skipped": len(skips)}
         total = len(changed)
         report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
@@ -460,6 +472,8 @@ class Indexer:
                 stats["reused"] += 1
             else:
                 stats["unchanged"] += 1
+                if _unchanged(known[w.entry.path], w.entry) and known[w.entry.path].status == "indexed":
+                    continue  # read only to check its content (``rehash``): the row is right as it is
             rows.append(FileRow(w.entry.path, w.digest, len(w.data), w.entry.mtime_ns, lang, "indexed"))
         if rows or blobs or deleted:
             self.store.write_batch(repo_id, snap, list(blobs.items()), rows, deleted)
@@ -602,9 +616,10 @@ class Indexer:
 
 
 def _unchanged(state: FileState | None, entry: WalkEntry) -> bool:
-    return (
-        state is not None
-        and state.status == "indexed"
-        and state.size == entry.size
-        and state.mtime_ns == entry.mtime_ns
-    )
+    """Whether the stored row still describes the file: same size and modification time. That covers a
+    file skipped for its content (binary, minified, generated, a parse error): its row records the size
+    and time it was read at, and reading it again would only give the same verdict. Rows without a
+    time (skipped by name or unreadable) are always checked again."""
+    if state is None or state.size != entry.size or state.mtime_ns != entry.mtime_ns:
+        return False
+    return state.status == "indexed" or (state.status == "skipped" and state.mtime_ns != 0)
