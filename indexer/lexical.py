@@ -60,12 +60,12 @@ class _TermTextCache(dict[str, str]):
     A dict with ``__missing__``: a hit is a C-level lookup, which ``term_text`` does for every
     identifier of every chunk. Cleared when it grows past ``MAX_ENTRIES`` (a long-running server)."""
 
-    MAX_ENTRIES = 1 << 18
+    MAX_ENTRIES = 1 << 17
 
     def __missing__(self, ident: str) -> str:
         if len(self) >= self.MAX_ENTRIES:
             self.clear()
-        text = " ".join(ident_terms(ident))
+        text = " ".join(ident_terms.__wrapped__(ident))  # not through ident_terms' own cache: held once
         self[ident] = text
         return text
 
@@ -132,3 +132,4 @@ def rare_terms(
         out.append(w)
         total += df
     return out
+
