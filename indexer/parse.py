@@ -68,6 +68,9 @@ class _FileParser:
         self.lang = lang
         self.source = source
         self.lines = source.split(b"\n")
+        self.line_starts = [0]  # the byte offset of each line
+        for line in self.lines[:-1]:
+            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
         self.budget = int(budget_tokens * BYTES_PER_TOKEN)
         self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
         self.keyed: list[tuple[int, int, int, _Def]] = []  # (start byte, end byte, node id, def) of each key
@@ -93,7 +96,13 @@ class _FileParser:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     def rows_text(self, start_row: int, end_row: int) -> str:
-        return "\n".join(self.line_text(r) for r in range(start_row, min(end_row, len(self.lines) - 1) + 1))
+        """The lines from ``start_row`` to ``end_row``, decoded in one piece (the same text as decoding each
+        line: a newline is never part of a multi-byte sequence)."""
+        last = min(end_row, len(self.lines) - 1)
+        if start_row > last:
+            return ""
+        end = self.line_starts[last] + len(self.lines[last])
+        return self.source[self.line_starts[start_row] : end].decode("utf-8", "replace")
 
     def scope_path(self, node: Node) -> list[str]:
         """The names of the definitions enclosing a child of the node being visited (outermost first; a
