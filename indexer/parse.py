@@ -151,19 +151,23 @@ class _FileParser:
             return
         root = self.tree_root
         refs: list[tuple[str, Node]] = []
+        roles = _CAPTURE_ROLES
         for _idx, caps in QueryCursor(query).matches(root):
             def_node = name_node = None
             kind = ""
             scope_only = False
             for cname, nodes in caps.items():
-                if cname.startswith("definition.") or cname.startswith("scope."):
-                    def_node, kind = nodes[0], cname.split(".", 1)[1]
-                    scope_only = cname.startswith("scope.")
-                elif cname.startswith("name.definition.") or cname.startswith("name.scope."):
+                role = roles.get(cname)
+                if role is None:
+                    role = roles[cname] = _capture_role(cname)
+                what, detail = role
+                if what == _DEF or what == _SCOPE:
+                    def_node, kind = nodes[0], detail
+                    scope_only = what == _SCOPE
+                elif what == _NAME:
                     name_node = nodes[0]
-                elif cname.startswith("name.reference."):
-                    for n in nodes:
-                        refs.append((cname.rsplit(".", 1)[1], n))
+                elif what == _REF:
+                    refs.extend([(detail, n) for n in nodes])
             if def_node is not None and name_node is not None:
                 carrier = def_node
                 while carrier.parent is not None and carrier.parent.type in WRAPPERS:
@@ -434,6 +438,20 @@ class _FileParser:
         )
         err = "syntax errors" if tree.root_node.has_error else None
         return ParsedFile(self.lang.name, chunks, tuple(self.symbols), err)
+
+
+_DEF, _SCOPE, _NAME, _REF, _OTHER = range(5)
+_CAPTURE_ROLES: dict[str, tuple[int, str]] = {}  # a tags capture name -> (what it marks, its kind)
+
+
+def _capture_role(cname: str) -> tuple[int, str]:
+    if cname.startswith("definition.") or cname.startswith("scope."):
+        return (_SCOPE if cname.startswith("scope.") else _DEF), cname.split(".", 1)[1]
+    if cname.startswith("name.definition.") or cname.startswith("name.scope."):
+        return _NAME, ""
+    if cname.startswith("name.reference."):
+        return _REF, cname.rsplit(".", 1)[1]
+    return _OTHER, ""
 
 
 def _unquote(raw: str) -> str:

@@ -157,6 +157,7 @@ class _Work:
     entry: WalkEntry
     data: bytes
     digest: str
+    language: str | None  # what the registry names the path's language (looked up once)
 
 
 class Indexer:
@@ -422,7 +423,8 @@ class Indexer:
                 skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
                 done += 1
                 continue
-            batch.append(_Work(entry, data, content_key(data, self.registry.name_for_path(entry.path))))
+            lang = self.registry.name_for_path(entry.path)
+            batch.append(_Work(entry, data, content_key(data, lang), lang))
             batch_bytes += len(data)
             if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                 inflight.append((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
@@ -451,7 +453,7 @@ class Indexer:
         rows: list[FileRow] = list(skip_rows)
         parsed = pending.results(self.registry)
         for w in batch:
-            lang = self.registry.name_for_path(w.entry.path)
+            lang = w.language
             if w.digest not in have and w.digest not in blobs:
                 try:
                     result = parsed.get(w.digest)
@@ -564,7 +566,8 @@ class Indexer:
             if reason:
                 rows.append(FileRow(rel, None, len(data), verdict.mtime_ns, None, "skipped", reason))
                 continue
-            batch.append(_Work(verdict, data, content_key(data, self.registry.name_for_path(rel))))
+            lang = self.registry.name_for_path(rel)
+            batch.append(_Work(verdict, data, content_key(data, lang), lang))
         # A path that is skipped now keeps a row (with its reason); one recorded as skipped before
         # and skipped again needs no write.
         rows = [r for r in rows if not (known.get(r.path) and known[r.path].status == "skipped")]
