@@ -622,7 +622,14 @@ def _unchanged(state: FileState | None, entry: WalkEntry) -> bool:
     """Whether the stored row still describes the file: same size and modification time. That covers a
     file skipped for its content (binary, minified, generated, a parse error): its row records the size
     and time it was read at, and reading it again would only give the same verdict. Rows without a
-    time (skipped by name or unreadable) are always checked again."""
+    time (skipped by name or unreadable) are checked again, and so is a file once too large (it grew
+    while being read): the walker only lets it through when the size limit allows it now."""
     if state is None or state.size != entry.size or state.mtime_ns != entry.mtime_ns:
         return False
-    return state.status == "indexed" or (state.status == "skipped" and state.mtime_ns != 0)
+    if state.status == "indexed":
+        return True
+    return (
+        state.status == "skipped"
+        and state.mtime_ns != 0
+        and not (state.skip_reason or "").startswith("larger than")
+    )

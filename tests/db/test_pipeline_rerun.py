@@ -53,3 +53,23 @@ def test_rehash_finds_content_that_changed_under_the_same_size_and_time(sample_r
     assert not store.definitions(repo_id, snap, ["compute_total"])
     # Nothing left to find: a second checked run parses nothing.
     assert indexer.index(sample_repo, embed=False, rehash=True).files_indexed == 0
+
+
+def test_which_stored_rows_spare_a_re_read(tmp_path: Path) -> None:
+    from hearth.indexer.pipeline import _unchanged
+    from hearth.indexer.store.db import FileState
+    from hearth.indexer.walk import WalkEntry
+
+    entry = WalkEntry("a.py", tmp_path / "a.py", 120, 1_700_000_000_000_000_000)
+    same = (120, 1_700_000_000_000_000_000)
+    assert _unchanged(FileState("h:python", *same, "indexed"), entry)
+    assert _unchanged(FileState(None, *same, "skipped", "binary content"), entry)
+    assert _unchanged(FileState(None, *same, "skipped", "parse error: RecursionError"), entry)
+    # Read again: another size or time, no time recorded, or once too large (the limit may have grown).
+    assert not _unchanged(FileState("h:python", 121, same[1], "indexed"), entry)
+    assert not _unchanged(FileState("h:python", 120, same[1] + 1, "indexed"), entry)
+    undated = WalkEntry("a.py", tmp_path / "a.py", 0, 0)  # a row without a time never vouches for a file
+    assert not _unchanged(FileState(None, 0, 0, "skipped", "unreadable: Permission denied"), undated)
+    assert _unchanged(FileState("h:python", 0, 0, "indexed"), undated)
+    assert not _unchanged(FileState(None, *same, "skipped", "larger than 1024 KB"), entry)
+    assert not _unchanged(None, entry)
