@@ -54,7 +54,31 @@ def terms(text: str, limit: int = MAX_TERMS) -> list[str]:
     return out[:limit]
 
 
+class _TermTextCache(dict[str, str]):
+    """Each identifier's terms joined with spaces ("" when it has none), computed on the first lookup.
+
+    A dict with ``__missing__``: a hit is a C-level lookup, which ``term_text`` does for every
+    identifier of every chunk. Cleared when it grows past ``MAX_ENTRIES`` (a long-running server)."""
+
+    MAX_ENTRIES = 1 << 17
+
+    def __missing__(self, ident: str) -> str:
+        if len(self) >= self.MAX_ENTRIES:
+            self.clear()
+        text = " ".join(ident_terms.__wrapped__(ident))  # not through ident_terms' own cache: held once
+        self[ident] = text
+        return text
+
+
+_term_text_cache = _TermTextCache()
+
+
 def term_text(text: str, limit: int = MAX_TERMS) -> str:
+    """``" ".join(terms(text, limit))``, without building the list of terms when no limit applies."""
+    joined = " ".join(filter(None, map(_term_text_cache.__getitem__, _IDENT.findall(text))))
+    # Each term is at least one character and a separator: a shorter text has fewer than ``limit`` terms.
+    if len(joined) < 2 * limit:
+        return joined
     return " ".join(terms(text, limit))
 
 
@@ -108,3 +132,4 @@ def rare_terms(
         out.append(w)
         total += df
     return out
+

@@ -68,6 +68,9 @@ class _FileParser:
         self.lang = lang
         self.source = source
         self.lines = source.split(b"\n")
+        self.line_starts = [0]  # the byte offset of each line
+        for line in self.lines[:-1]:
+            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
         self.budget = int(budget_tokens * BYTES_PER_TOKEN)
         self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
         self.keyed: list[tuple[int, int, int, _Def]] = []  # (start byte, end byte, node id, def) of each key
@@ -76,6 +79,9 @@ class _FileParser:
         self.class_like = CLASS_LIKE_BY_LANGUAGE.get(lang.name, CLASS_LIKE)
         self.emitted_through = -1  # the last row already in a chunk or a header (chunks never share rows)
         self.claim_from: int | None = None  # a split definition's first row, claimed by its first piece
+        # The definitions of the nodes from the root down to the one being visited (what a walk up
+        # ``Node.parent`` from one of its children meets, outermost first).
+        self.ancestors: list[_Def] = []
 
     # -- helpers -----------------------------------------------------------------------------
     def line_text(self, row: int) -> str:
@@ -90,20 +96,26 @@ class _FileParser:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     def rows_text(self, start_row: int, end_row: int) -> str:
-        return "\n".join(self.line_text(r) for r in range(start_row, min(end_row, len(self.lines) - 1) + 1))
+        """The lines from ``start_row`` to ``end_row``, decoded in one piece (the same text as decoding each
+        line: a newline is never part of a multi-byte sequence)."""
+        last = min(end_row, len(self.lines) - 1)
+        if start_row > last:
+            return ""
+        end = self.line_starts[last] + len(self.lines[last])
+        return self.source[self.line_starts[start_row] : end].decode("utf-8", "replace")
 
     def scope_path(self, node: Node) -> list[str]:
+        """The names of the definitions enclosing a child of the node being visited (outermost first; a
+        definition keyed by both its node and its wrapper counts once). Read from the visit's ancestor
+        stack: ``Node.parent`` costs a descent from the root in tree-sitter, quadratic in the depth."""
         names: list[str] = []
-        p = node.parent
-        while p is not None:
-            d = self.defs.get(p.id)
-            if d is not None and (not names or names[0] != d.name):
-                names.insert(0, d.name)
-            p = p.parent
+        for d in self.ancestors:
+            if not names or names[-1] != d.name:
+                names.append(d.name)
         return names
 
     def enclosing(self, nodes: list[Node]) -> list[tuple[str | None, str | None]]:
-        """For each node, what ``scope_path`` and ``enclosing_kinds`` give (the dotted scope path and the
+        """For each node, what walking up ``Node.parent`` gives (the dotted scope path and the
         nearest enclosing definition's kind), from byte ranges in one sweep instead of walking up the
         tree from each node (``Node.parent`` costs a descent from the root in tree-sitter)."""
         out: list[tuple[str | None, str | None]] = [(None, None)] * len(nodes)
@@ -132,16 +144,6 @@ class _FileParser:
             out[k] = (".".join(names) or None, nearest)
         return out
 
-    def enclosing_kinds(self, node: Node) -> list[str]:
-        kinds = []
-        p = node.parent
-        while p is not None:
-            d = self.defs.get(p.id)
-            if d is not None:
-                kinds.append(d.kind)
-            p = p.parent
-        return kinds
-
     # -- symbols -------------------------------------------------------------------------------
     def collect_tags(self) -> None:
         query = self.lang.queries.get("tags")
@@ -149,19 +151,23 @@ class _FileParser:
             return
         root = self.tree_root
         refs: list[tuple[str, Node]] = []
+        roles = _CAPTURE_ROLES
         for _idx, caps in QueryCursor(query).matches(root):
             def_node = name_node = None
             kind = ""
             scope_only = False
             for cname, nodes in caps.items():
-                if cname.startswith("definition.") or cname.startswith("scope."):
-                    def_node, kind = nodes[0], cname.split(".", 1)[1]
-                    scope_only = cname.startswith("scope.")
-                elif cname.startswith("name.definition.") or cname.startswith("name.scope."):
+                role = roles.get(cname)
+                if role is None:
+                    role = roles[cname] = _capture_role(cname)
+                what, detail = role
+                if what == _DEF or what == _SCOPE:
+                    def_node, kind = nodes[0], detail
+                    scope_only = what == _SCOPE
+                elif what == _NAME:
                     name_node = nodes[0]
-                elif cname.startswith("name.reference."):
-                    for n in nodes:
-                        refs.append((cname.rsplit(".", 1)[1], n))
+                elif what == _REF:
+                    refs.extend([(detail, n) for n in nodes])
             if def_node is not None and name_node is not None:
                 carrier = def_node
                 while carrier.parent is not None and carrier.parent.type in WRAPPERS:
@@ -319,10 +325,12 @@ class _FileParser:
         """An over-budget definition: every child, in pieces, each headed by the signature."""
         d = self.defs[node.id]
         inner = node
+        between: list[Node] = []  # the wrappers from ``node`` down to ``inner``'s parent
         while inner.type in WRAPPERS:  # a decorated or exported definition: go to the definition itself
             nxt = next((c for c in inner.children if self.defs.get(c.id) is d), None)
             if nxt is None:
                 break
+            between.append(inner)
             inner = nxt
         body = self.body_of(inner)
         if body is None:
@@ -334,7 +342,11 @@ class _FileParser:
         claimed = self.claim_from is None
         if claimed:
             self.claim_from = node.start_point[0]  # the first piece's range starts at the signature it carries
+        depth = len(self.ancestors)
+        for n in between:
+            self._enter(n)
         self.visit(inner, [*headers, sig])
+        del self.ancestors[depth:]
         if claimed:
             self.claim_from = None
 
@@ -349,7 +361,18 @@ class _FileParser:
             return best  # a wrapper's payload: recurse through it
         return best
 
+    def _enter(self, node: Node) -> None:
+        d = self.defs.get(node.id)
+        if d is not None:
+            self.ancestors.append(d)
+
     def visit(self, node: Node, headers: list[str]) -> None:
+        depth = len(self.ancestors)
+        self._enter(node)
+        self._visit_children(node, node.id == self.tree_root.id, headers)
+        del self.ancestors[depth:]
+
+    def _visit_children(self, node: Node, is_root: bool, headers: list[str]) -> None:
         run: list[Node] = []
         run_bytes = 0
 
@@ -364,7 +387,7 @@ class _FileParser:
                     kind, symbol = "group", self.symbol_of(next(n for n in run if n.id in self.defs))
                 else:
                     kind, symbol = (
-                        ("module" if node.parent is None else "block"),
+                        ("module" if is_root else "block"),
                         (".".join(self.scope_path(first)) or None),
                     )
                 self.emit(first.start_point[0], last_row(last), headers, kind, symbol)
@@ -398,8 +421,7 @@ class _FileParser:
         d = self.defs.get(node.id)
         if d is None:
             return "block"
-        outer = self.enclosing_kinds(node)
-        if d.kind == "function" and outer and outer[0] in self.class_like:
+        if d.kind == "function" and self.ancestors and self.ancestors[-1].kind in self.class_like:
             return "method"
         return d.kind
 
@@ -416,6 +438,20 @@ class _FileParser:
         )
         err = "syntax errors" if tree.root_node.has_error else None
         return ParsedFile(self.lang.name, chunks, tuple(self.symbols), err)
+
+
+_DEF, _SCOPE, _NAME, _REF, _OTHER = range(5)
+_CAPTURE_ROLES: dict[str, tuple[int, str]] = {}  # a tags capture name -> (what it marks, its kind)
+
+
+def _capture_role(cname: str) -> tuple[int, str]:
+    if cname.startswith("definition.") or cname.startswith("scope."):
+        return (_SCOPE if cname.startswith("scope.") else _DEF), cname.split(".", 1)[1]
+    if cname.startswith("name.definition.") or cname.startswith("name.scope."):
+        return _NAME, ""
+    if cname.startswith("name.reference."):
+        return _REF, cname.rsplit(".", 1)[1]
+    return _OTHER, ""
 
 
 def _unquote(raw: str) -> str:

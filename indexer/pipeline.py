@@ -157,6 +157,7 @@ class _Work:
     entry: WalkEntry
     data: bytes
     digest: str
+    language: str | None  # what the registry names the path's language (looked up once)
 
 
 class Indexer:
@@ -209,6 +210,7 @@ class Indexer:
         prefer_paths: Sequence[str] = (),
         on_follow: Callable[[], None] | None = None,
         poll_s: float = 0.5,
+        rehash: bool = False,
     ) -> IndexSummary:
         """``index`` under the repository's advisory lock.
 
@@ -219,7 +221,9 @@ class Indexer:
         root = root.resolve()
         return self._exclusive(
             root,
-            lambda: self.index(root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths),
+            lambda: self.index(
+                root, embed=embed, progress=progress, cancel=cancel, prefer_paths=prefer_paths, rehash=rehash
+            ),
             progress,
             cancel,
             on_follow,
@@ -288,7 +292,16 @@ class Indexer:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         prefer_paths: Sequence[str] = (),
+        rehash: bool = False,
     ) -> IndexSummary:
+        """Bring the working tree's snapshot up to date.
+
+        A file whose size and modification time match its stored row is taken as unchanged without
+        reading it (the walk and one ``stat`` per file: an unchanged repository costs little).
+        ``rehash`` reads and hashes every file instead, for when modification times cannot be trusted
+        (a tool that restores them, a clock step): content the index has is not parsed again, only the
+        rows of files whose content differs are rewritten.
+        """
         started = time.monotonic()
         root = root.resolve()
         if not root.is_dir():
@@ -311,7 +324,7 @@ class Indexer:
             for s in skips
             if not (known.get(s.path) and known[s.path].status == "skipped")
         ]
-        changed = [e for e in entries if not _unchanged(known.get(e.path), e)]
+        changed = entries if rehash else [e for e in entries if not _unchanged(known.get(e.path), e)]
         stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0, "skipped": len(skips)}
         total = len(changed)
         report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
@@ -410,7 +423,8 @@ class Indexer:
                 skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
                 done += 1
                 continue
-            batch.append(_Work(entry, data, content_key(data, self.registry.name_for_path(entry.path))))
+            lang = self.registry.name_for_path(entry.path)
+            batch.append(_Work(entry, data, content_key(data, lang), lang))
             batch_bytes += len(data)
             if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                 inflight.append((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
@@ -439,7 +453,7 @@ class Indexer:
         rows: list[FileRow] = list(skip_rows)
         parsed = pending.results(self.registry)
         for w in batch:
-            lang = self.registry.name_for_path(w.entry.path)
+            lang = w.language
             if w.digest not in have and w.digest not in blobs:
                 try:
                     result = parsed.get(w.digest)
@@ -460,6 +474,8 @@ class Indexer:
                 stats["reused"] += 1
             else:
                 stats["unchanged"] += 1
+                if _unchanged(known[w.entry.path], w.entry) and known[w.entry.path].status == "indexed":
+                    continue  # read only to check its content (``rehash``): the row is right as it is
             rows.append(FileRow(w.entry.path, w.digest, len(w.data), w.entry.mtime_ns, lang, "indexed"))
         if rows or blobs or deleted:
             self.store.write_batch(repo_id, snap, list(blobs.items()), rows, deleted)
@@ -550,7 +566,8 @@ class Indexer:
             if reason:
                 rows.append(FileRow(rel, None, len(data), verdict.mtime_ns, None, "skipped", reason))
                 continue
-            batch.append(_Work(verdict, data, content_key(data, self.registry.name_for_path(rel))))
+            lang = self.registry.name_for_path(rel)
+            batch.append(_Work(verdict, data, content_key(data, lang), lang))
         # A path that is skipped now keeps a row (with its reason); one recorded as skipped before
         # and skipped again needs no write.
         rows = [r for r in rows if not (known.get(r.path) and known[r.path].status == "skipped")]
@@ -602,9 +619,17 @@ class Indexer:
 
 
 def _unchanged(state: FileState | None, entry: WalkEntry) -> bool:
+    """Whether the stored row still describes the file: same size and modification time. That covers a
+    file skipped for its content (binary, minified, generated, a parse error): its row records the size
+    and time it was read at, and reading it again would only give the same verdict. Rows without a
+    time (skipped by name or unreadable) are checked again, and so is a file once too large (it grew
+    while being read): the walker only lets it through when the size limit allows it now."""
+    if state is None or state.size != entry.size or state.mtime_ns != entry.mtime_ns:
+        return False
+    if state.status == "indexed":
+        return True
     return (
-        state is not None
-        and state.status == "indexed"
-        and state.size == entry.size
-        and state.mtime_ns == entry.mtime_ns
+        state.status == "skipped"
+        and state.mtime_ns != 0
+        and not (state.skip_reason or "").startswith("larger than")
     )

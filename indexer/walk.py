@@ -107,6 +107,27 @@ GENERATED_PATTERNS = pathspec.PathSpec.from_lines(
         "*.designer.cs",
     ],
 )
+
+
+def _name_matcher(spec: pathspec.PathSpec) -> re.Pattern[str]:
+    """One regular expression for a spec of include-only patterns without a slash (which git matches
+    against each name in a path): it matches a file or directory name that the spec matches, instead
+    of one ``re.search`` per pattern over the whole path. The walker asks it of every file."""
+    head, tail = "^(?:.+/)?", "(?:/|$)"
+    names = []
+    for pat in spec.patterns:
+        if pat.include is None:
+            continue
+        regex = getattr(pat, "regex", None)
+        source = regex.pattern if regex is not None else ""
+        if pat.include is not True or not source.startswith(head) or not source.endswith(tail):
+            raise ValueError(f"not a name pattern: {source!r}")
+        names.append(source[len(head) : -len(tail)])
+    return re.compile("(?:" + "|".join(names) + ")$" if names else "(?!)")
+
+
+_SECRET = _name_matcher(SECRET_PATTERNS)
+_GENERATED = _name_matcher(GENERATED_PATTERNS)
 BINARY_EXTENSIONS = frozenset(
     ".png .jpg .jpeg .gif .bmp .ico .webp .tiff .pdf .zip .gz .tgz .bz2 .xz .7z .rar .jar .war .class .so .dll"
     " .dylib .exe .o .a .obj .lib .pyc .pyo .whl .bin .dat .db .sqlite .sqlite3 .woff .woff2 .ttf .otf .eot"
@@ -140,6 +161,9 @@ class IgnorePolicy:
         self.max_file_bytes = max_file_bytes
         self.extra = pathspec.GitIgnoreSpec.from_lines(list(extra_patterns))
         self._dir_specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        # Per directory: the .gitignore specs of it and the directories above it, as (depth, spec).
+        self._chains: dict[tuple[str, ...], tuple[tuple[int, pathspec.GitIgnoreSpec], ...]] = {}
+        self._secret_dirs: dict[tuple[str, ...], bool] = {}
         self.top = self._read_top()
 
     def _read_top(self) -> pathspec.GitIgnoreSpec:
@@ -169,38 +193,56 @@ class IgnorePolicy:
         name = PurePosixPath(rel_path).name
         if name == ".gitignore":
             self._dir_specs.clear()
+            self._chains.clear()
         elif name in (".hearthignore", "exclude"):
             self.top = self._read_top()
 
+    def _chain(self, dir_parts: tuple[str, ...]) -> tuple[tuple[int, pathspec.GitIgnoreSpec], ...]:
+        chain = self._chains.get(dir_parts)
+        if chain is None:
+            found = []
+            for depth in range(len(dir_parts) + 1):
+                spec = self._spec_for_dir("/".join(dir_parts[:depth]))
+                if spec is not None:
+                    found.append((depth, spec))
+            chain = self._chains[dir_parts] = tuple(found)
+        return chain
+
+    def _secret_dir(self, dir_parts: tuple[str, ...]) -> bool:
+        found = self._secret_dirs.get(dir_parts)
+        if found is None:
+            found = self._secret_dirs[dir_parts] = any(_SECRET.match(part) for part in dir_parts)
+        return found
+
     def ignored_by_rules(self, rel_path: str, is_dir: bool = False) -> str | None:
         """The reason a path is ignored by name (ignore files, patterns, secrets), or None."""
-        p = PurePosixPath(rel_path)
-        parts = p.parts
+        parts = tuple(rel_path.split("/"))
+        if "" in parts or "." in parts:  # not already normal: let pathlib normalise it
+            parts = PurePosixPath(rel_path).parts
         for part in parts[:-1] if not is_dir else parts:
             if part in ALWAYS_SKIP_DIRS:
                 return f"in ignored directory {part}/"
         test = rel_path + "/" if is_dir else rel_path
-        if self.top.match_file(test) or self.extra.match_file(test):
+        if (self.top.patterns and self.top.match_file(test)) or (self.extra.patterns and self.extra.match_file(test)):
             return "ignored by .hearthignore/exclude"
         # Nested .gitignore files: the deepest one that has an opinion decides.
         verdict: bool | None = None
-        for depth in range(len(parts)):
-            rel_dir = "/".join(parts[:depth])
-            spec = self._spec_for_dir(rel_dir)
-            if spec is None:
-                continue
+        for depth, spec in self._chain(parts[:-1]) if parts else ():
             sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
             res = spec.check_file(sub)
             if res.include is not None:
                 verdict = res.include
         if verdict:
             return "ignored by .gitignore"
-        if not is_dir:
-            if SECRET_PATTERNS.match_file(p.name) or SECRET_PATTERNS.match_file(rel_path):
+        if not is_dir and parts:
+            name = parts[-1]
+            # A name pattern matches a path when it matches one of its names (a directory's too).
+            if _SECRET.match(name) or self._secret_dir(parts[:-1]):
                 return "secret file"
-            if GENERATED_PATTERNS.match_file(p.name):
+            if _GENERATED.match(name):
                 return "generated or lock file"
-            if p.suffix.lower() in BINARY_EXTENSIONS:
+            dot = name.rfind(".")
+            if 0 < dot < len(name) - 1 and name[dot:].lower() in BINARY_EXTENSIONS:
                 return "binary file type"
         return None
 
@@ -239,14 +281,16 @@ class IgnorePolicy:
                 yield Skip(rel or ".", f"unreadable directory: {exc.strerror}")
                 continue
             subdirs = []
+            rel_dir = d.relative_to(self.root).as_posix()
+            prefix = "" if rel_dir == "." else rel_dir + "/"
             for e in entries:
-                abs_path = Path(e.path)
-                rel = abs_path.relative_to(self.root).as_posix()
+                rel = prefix + e.name
                 try:
                     is_dir = e.is_dir()
                 except OSError:
                     is_dir = False
                 if is_dir:
+                    abs_path = Path(e.path)
                     reason = self.ignored_by_rules(rel, is_dir=True)
                     if e.is_symlink() and not _inside(abs_path, self.root):
                         yield Skip(rel, "symlink leaves the workspace")
@@ -255,10 +299,34 @@ class IgnorePolicy:
                     elif e.name != ".git":
                         yield Skip(rel + "/", reason)  # one entry for the whole directory
                     continue
-                verdict = self.classify_file(rel, abs_path)
+                verdict = self._classify_entry(rel, e)
                 if verdict is not None:
                     yield verdict
             stack.extend(reversed(subdirs))
+
+    def _classify_entry(self, rel: str, e: os.DirEntry[str]) -> WalkEntry | Skip | None:
+        """``classify_file`` for a directory entry of the walk: a plain file costs one ``stat`` (the
+        entry knows it is no symlink) and no path parsing; a symlink takes the general path."""
+        try:
+            is_link = e.is_symlink()
+        except OSError:
+            is_link = True
+        if is_link:
+            return self.classify_file(rel, Path(e.path))
+        reason = self.ignored_by_rules(rel)
+        if reason:
+            return Skip(rel, reason)
+        try:
+            fst = e.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return Skip(rel, f"unreadable: {exc.strerror}")
+        if not stat.S_ISREG(fst.st_mode):
+            return Skip(rel, "not a regular file (fifo, socket or device)")
+        if fst.st_size > self.max_file_bytes:
+            return Skip(rel, f"larger than {self.max_file_bytes // 1024} KB")
+        return WalkEntry(rel, Path(e.path), fst.st_size, fst.st_mtime_ns)
 
     def classify_file(self, rel: str, abs_path: Path) -> WalkEntry | Skip | None:
         """The walker's verdict on one file path; None when there is no such file (deleted meanwhile).

@@ -149,6 +149,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             embed=not args.no_embed,
             progress=bar,
             on_follow=lambda: err("hearth: another Hearth process is indexing this repository; following it"),
+            rehash=args.rehash,
         )
     finally:
         bar.close()
@@ -400,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-embed", action="store_true", help="stop after symbols and full text")
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--explain-skips", action="store_true", help="list every skipped file with its reason")
+    s.add_argument(
+        "--rehash",
+        action="store_true",
+        help="read and hash every file instead of trusting unchanged sizes and modification times",
+    )
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("search", help="hybrid search over an indexed repository")

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -77,23 +78,104 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def full_index(corpus: Path, url: str) -> dict[str, Any]:
-    """`hearth index --no-embed` as a subprocess; peak RSS of its process tree (PostgreSQL excluded)."""
+def postmaster() -> psutil.Process | None:
+    """The benchmark's embedded PostgreSQL (its CPU time is counted), or None for an external one."""
+    if os.environ.get("HEARTH_DATABASE_URL"):
+        return None
+    for pid_file in (WORK / "pg").rglob("postmaster.pid"):
+        try:
+            return psutil.Process(int(pid_file.read_text().split()[0]))
+        except (OSError, ValueError, psutil.Error):
+            continue
+    return None
+
+
+def cpu_seconds(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return float(t.user + t.system)
+
+
+class CpuMeter:
+    """CPU seconds of the indexing process, its parse workers and the PostgreSQL cluster during a run,
+    from samples of each process (a process's last 0.1 s before it exits is missed)."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.pg = postmaster()
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (role, first sample, last sample)
+        for p in self._pg_processes():
+            self._sample(p, "postgres", before=True)
+
+    def _pg_processes(self) -> list[psutil.Process]:
+        if self.pg is None:
+            return []
+        try:
+            return [self.pg, *self.pg.children()]
+        except psutil.Error:
+            return []
+
+    def _sample(self, p: psutil.Process, role: str, before: bool = False) -> None:
+        try:
+            now = cpu_seconds(p)
+        except psutil.Error:
+            return
+        first = self.seen[p.pid][1] if p.pid in self.seen else (now if before else 0.0)
+        self.seen[p.pid] = (role, first, now)
+
+    def sample(self) -> None:
+        self._sample(self.proc, "main")
+        try:
+            for child in self.proc.children(recursive=True):
+                self._sample(child, "workers")
+        except psutil.Error:
+            pass
+        for p in self._pg_processes():
+            self._sample(p, "postgres")
+
+    def totals(self) -> dict[str, float]:
+        out = {"main": 0.0, "workers": 0.0, "postgres": 0.0}
+        for role, first, last in self.seen.values():
+            out[role] += last - first
+        return {k: round(v, 1) for k, v in out.items()}
+
+
+def full_index(corpus: Path, url: str, *extra: str) -> dict[str, Any]:
+    """`hearth index --no-embed` as a subprocess; peak RSS of its process tree (PostgreSQL excluded), and
+    the CPU seconds of the indexing process tree (exact, from the kernel) and of PostgreSQL (sampled)."""
     env = dict(os.environ, HEARTH_DATABASE_URL=url, HEARTH_EMBEDDING_PROVIDER="hashing")
     started = time.monotonic()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hearth.server.cli", "index", str(corpus), "--no-embed", "--json", "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "hearth.server.cli",
+            "index",
+            str(corpus),
+            "--no-embed",
+            "--json",
+            "--no-progress",
+            *extra,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     ps = psutil.Process(proc.pid)
+    meter = CpuMeter(ps)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
+        meter.sample()
         time.sleep(0.1)
     out, err = proc.communicate()
     wall = time.monotonic() - started
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    meter.sample()
+    cpu = meter.totals()
+    cpu["indexer_tree_exact"] = round(
+        children_after.ru_utime + children_after.ru_stime - children_before.ru_utime - children_before.ru_stime, 1
+    )
     if proc.returncode != 0:
         raise RuntimeError(err.decode()[-2000:])
     s = json.loads(out)
@@ -110,6 +192,8 @@ def full_index(corpus: Path, url: str) -> dict[str, Any]:
         "mb_per_s": round(mb / s["seconds"], 2),
         "files_per_s": round(s["files_indexed"] / s["seconds"], 1),
         "peak_rss_mb": round(peak / 1e6, 1),
+        "cpu_seconds": cpu,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -302,6 +386,11 @@ def main() -> None:
         "--full-json",
         help="reuse a full-index result printed by an earlier run on this database (skips the 5-minute step)",
     )
+    ap.add_argument(
+        "--index-only",
+        action="store_true",
+        help="the full index, the re-runs and parse-only; no watcher, branch switch or embedder (about 3 minutes)",
+    )
     args = ap.parse_args()
     corpus = fetch_corpus()
     target = corpus / "usr" / "share" / "go-1.19" if args.quick else corpus
@@ -323,9 +412,20 @@ def main() -> None:
         result["full_index"] = full_index(target, url)
     print(json.dumps(result["full_index"]), file=sys.stderr)
     print("re-run (nothing changed) ...", file=sys.stderr)
-    result["noop_rerun"] = {"index_seconds": full_index(target, url)["index_seconds"]}
+    noop = full_index(target, url)
+    result["noop_rerun"] = {"index_seconds": noop["index_seconds"], "cpu_seconds": noop["cpu_seconds"]}
+    print(json.dumps(result["noop_rerun"]), file=sys.stderr)
+    print("re-run with --rehash (every file read and hashed) ...", file=sys.stderr)
+    try:
+        rehash = full_index(target, url, "--rehash")
+        result["rehash_rerun"] = {"index_seconds": rehash["index_seconds"], "cpu_seconds": rehash["cpu_seconds"]}
+    except RuntimeError as exc:  # a version of hearth without --rehash
+        result["rehash_rerun"] = {"error": str(exc)[-200:]}
     print("parse only ...", file=sys.stderr)
     result["parse_only"] = parse_only(target)
+    if args.index_only:
+        write_result(args.out, result)
+        return
     print("save to search ...", file=sys.stderr)
     result["save_to_search"] = asyncio.run(freshness(target, url, 10 if args.quick else 30))
     print("branch switch ...", file=sys.stderr)
@@ -335,8 +435,12 @@ def main() -> None:
     rate = result["cpu_embedder"].get("chunks_per_s")
     if rate:
         result["cpu_embedder"]["hours_to_embed_the_corpus"] = round(result["full_index"]["chunks"] / rate / 3600, 1)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
+
+
+def write_result(out: str, result: dict[str, Any]) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -39,6 +39,7 @@ class FileState:
     size: int
     mtime_ns: int
     status: str
+    skip_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +229,10 @@ class Store(SearchQueries, ChatQueries):
         with self.conn() as c:
             cur = c.cursor(row_factory=tuple_row)
             cur.execute(
-                "SELECT path, content_hash, size, mtime_ns, status FROM files WHERE snapshot_id = %s", (snapshot_id,)
+                "SELECT path, content_hash, size, mtime_ns, status, skip_reason FROM files WHERE snapshot_id = %s",
+                (snapshot_id,),
             )
-            return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in cur}
+            return {r[0]: FileState(r[1], r[2], r[3], r[4], r[5]) for r in cur}
 
     def existing_blobs(self, repo_id: int, hashes: Iterable[str]) -> set[str]:
         hs = list(set(hashes))

@@ -124,6 +124,9 @@ def _folders(params: types.InitializeParams) -> list[Path]:
     return [r for r in roots if r.is_dir()]
 
 
+WATCHED_FILES_REGISTRATION = "hearth-watched-files"
+
+
 def create_server(app: Hearth, version: str) -> HearthLanguageServer:
     server = HearthLanguageServer(app, version)
 
@@ -151,6 +154,7 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
             problem(f"Hearth {p}; using the default")
         ls.app.spawn(ls.app.startup(LspProgress(ls)))
         ls.app.status.update()
+        ls.app.spawn(_watch_files_through_client(ls))
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: HearthLanguageServer, params: None) -> None:
@@ -207,6 +211,24 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
         loc = ls.app.workspace.locate(params.text_document.uri)
         if loc is not None:
             ls.app.spawn(ls.app.file_saved(loc.root, loc.path))
+
+    async def _watch_files_through_client(ls: HearthLanguageServer) -> None:
+        """Ask a client that supports it to report file changes outside the editor (``git checkout``, a
+        formatter, a generator): the index then follows them even where Hearth's own file-system watcher
+        is off or cannot run. They take the same coalescing queue as the watcher's events."""
+        caps = ls.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps is not None else None
+        if watched is None or not watched.dynamic_registration:
+            return
+        everything = types.FileSystemWatcher(glob_pattern="**/*")  # the ignore policy filters, as for the watcher
+        options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[everything])
+        registration = types.Registration(
+            id=WATCHED_FILES_REGISTRATION, method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=options
+        )
+        try:
+            await ls.client_register_capability_async(types.RegistrationParams(registrations=[registration]))
+        except Exception as exc:  # the client refused: Hearth's own watcher and didSave still keep the index fresh
+            log.info("the client did not register file watching: %s", exc)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: HearthLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:

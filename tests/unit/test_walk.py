@@ -88,3 +88,55 @@ def test_classify_file_agrees_with_the_walker(tmp_path: Path) -> None:
     assert policy.under_ignored_dir("build_out/y.py")
     assert not policy.under_ignored_dir("src/x.py")
     assert policy.classify_file("gone.py", root / "gone.py") is None
+
+
+def test_name_rules_give_the_verdicts_of_the_pattern_lists(tmp_path: Path) -> None:
+    """The walker matches the secret and generated-file patterns as one expression per list, per name;
+    every path gets the verdict the pattern lists give when pathspec matches them one by one."""
+    from hearth.indexer.walk import GENERATED_PATTERNS, SECRET_PATTERNS
+
+    names = [
+        ".env", ".env.local", "prod.env", "envy.py", "server.pem", "id_rsa", "id_rsa.pub", "id_ed25519_sk",
+        "credentials", "credentials.yaml", "aws-credentials-prod.json", "credentials_test.py", "secrets.toml",
+        "my.secret", "kubeconfig", "kubeconfig.py", "service-account-ci.json", "app.min.js", "app.js",
+        "Cargo.lock", "go.sum", "api.pb.go", "api.go", "model_pb2.py", "x.generated.ts", "Form.designer.cs",
+        "main.go", "README.md", ".netrc", "keys.py", "a.key", "a.keys",
+    ]
+    paths = [*names, *(f"src/{n}" for n in names), *(f"{n}/inner.py" for n in names), *(f"a/{n}/b/c.go" for n in names)]
+    policy = IgnorePolicy(tmp_path)
+    for path in paths:
+        parts = path.split("/")
+        if SECRET_PATTERNS.match_file(parts[-1]) or SECRET_PATTERNS.match_file(path):
+            expected: str | None = "secret file"
+        elif GENERATED_PATTERNS.match_file(parts[-1]):
+            expected = "generated or lock file"
+        else:
+            expected = None
+        assert policy.ignored_by_rules(path) == expected, path
+    assert policy.ignored_by_rules("credentials/inner.py") == "secret file"  # a secret directory's files too
+    assert policy.ignored_by_rules("src/app.js") is None
+
+
+def test_nested_gitignore_rules_apply_per_directory(tmp_path: Path) -> None:
+    """The .gitignore chain of each directory is looked up once and reused: a deeper file, a negation,
+    and a rule that changes after ``invalidate`` all get the right verdict."""
+    root = tmp_path / "repo"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "a" / ".gitignore").write_text("!keep.log\nscratch/\n")
+    (root / "a" / "b" / ".gitignore").write_text("local.py\n")
+    for rel in ("x.log", "a/x.log", "a/keep.log", "a/b/keep.log", "a/b/local.py", "a/local.py", "a/b/ok.py"):
+        (root / rel).write_text("x\n")
+    (root / "a" / "scratch").mkdir()
+    (root / "a" / "scratch" / "s.py").write_text("x\n")
+    entries, skips = walk(root)
+    assert set(entries) == {".gitignore", "a/.gitignore", "a/b/.gitignore", "a/keep.log", "a/b/keep.log",
+                            "a/local.py", "a/b/ok.py"}
+    assert skips == {"x.log": "ignored by .gitignore", "a/x.log": "ignored by .gitignore",
+                     "a/b/local.py": "ignored by .gitignore", "a/scratch/": "ignored by .gitignore"}
+    policy = IgnorePolicy(root)
+    assert policy.ignored_by_rules("a/b/keep.log") is None
+    (root / "a" / "b" / ".gitignore").write_text("local.py\nkeep.log\n")
+    assert policy.ignored_by_rules("a/b/keep.log") is None  # cached until told
+    policy.invalidate("a/b/.gitignore")
+    assert policy.ignored_by_rules("a/b/keep.log") == "ignored by .gitignore"
