@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import socket
 import subprocess
 import time
@@ -37,6 +39,28 @@ def read_frames(data: bytes) -> list[dict[str, Any]]:
     return frames
 
 
+def _read_until_response(proc: subprocess.Popen[bytes], msg_id: int, timeout_s: float) -> bytes:
+    """Everything the server writes until its response to ``msg_id`` is complete."""
+    assert proc.stdout is not None
+    data = b""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, "the server closed stdout before answering"
+            data += chunk
+            done, rest = [], data
+            while rest and _complete(rest):
+                head, _, body = rest.partition(b"\r\n\r\n")
+                n = int(dict(h.split(b": ", 1) for h in head.split(b"\r\n"))[b"Content-Length"])
+                done.append(json.loads(body[:n]))
+                rest = body[n:]
+            if any(f.get("id") == msg_id and "method" not in f for f in done):
+                return data
+    raise AssertionError(f"no response to request {msg_id} within {timeout_s} s")
+
+
 def test_stdout_is_only_json_rpc_and_bad_requests_get_errors(hearth_env: dict[str, str], tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
@@ -59,11 +83,15 @@ def test_stdout_is_only_json_rpc_and_bad_requests_get_errors(hearth_env: dict[st
     proc.stdin.write(frame(msgs[0]) + frame(msgs[1]))
     proc.stdin.flush()
     time.sleep(0.5)  # let the background start-up run while requests arrive
-    for m in msgs[2:]:
+    for m in msgs[2:-1]:
         proc.stdin.write(frame(m))
         proc.stdin.flush()
+    # As editors do (vscode-languageclient, Neovim), `exit` goes out once `shutdown` has been answered.
+    early = _read_until_response(proc, 5, timeout_s=60)
+    proc.stdin.write(frame(msgs[-1]))
+    proc.stdin.flush()
     out, err = proc.communicate(timeout=60)
-    frames = read_frames(out)  # fails on any byte that is not a JSON-RPC frame
+    frames = read_frames(early + out)  # fails on any byte that is not a JSON-RPC frame
     responses = {f["id"]: f for f in frames if "id" in f and "method" not in f}
     assert "capabilities" in responses[1]["result"]
     assert responses[2]["error"]["code"] == -32602  # malformed params: an error response, not silence
