@@ -339,6 +339,37 @@ class SearchQueries:
     )
     _DEF_FROM = " FROM symbols s JOIN files f ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash" + _CHUNK_AT
 
+    def callers(
+        self,
+        repo_id: int,
+        snapshot_id: int,
+        names: Sequence[str],
+        exclude_paths: Sequence[str] = (),
+        per_name: int = 3,
+        limit: int = 8,
+    ) -> list[Hit]:
+        """Chunks that reference the given names (their call sites and other uses), at most ``per_name`` chunks
+        per name, in the order of ``names``; each hit's ``symbol`` is the name referenced."""
+        if not names:
+            return []
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT m.path, m.start_line, m.end_line, t.text, m.name, m.kind, m.language, m.score FROM"
+                " (SELECT DISTINCT ON (u.path, u.start_line) n.name, n.pos, u.path, u.start_line, u.end_line, u.id,"
+                "   u.kind, u.language, 1.0 / n.pos AS score"
+                "  FROM unnest(%(names)s::text[]) WITH ORDINALITY AS n(name, pos) CROSS JOIN LATERAL"
+                "  (SELECT DISTINCT ON (f.path, ch.start_line) f.path, ch.start_line, ch.end_line, ch.id, ch.kind,"
+                f"   ch.language FROM symbols s{_FILES_OF_S}{_CHUNK_AT_ID}"
+                "   WHERE s.repo_id = %(repo)s AND s.role = 'ref' AND s.name = n.name"
+                "   ORDER BY f.path, ch.start_line LIMIT %(per_name)s) u"
+                "  ORDER BY u.path, u.start_line, n.pos) m"
+                " CROSS JOIN LATERAL (SELECT c.text FROM chunks c WHERE c.id = m.id) t"
+                " ORDER BY m.pos, m.path, m.start_line LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "names": list(names), "exclude": list(exclude_paths),
+                 "per_name": per_name, "limit": limit},
+            ).fetchall()
+        return [_hit(r, "caller") for r in rows]
+
     def members_of(
         self, repo_id: int, snapshot_id: int, types: Sequence[str], exclude_paths: Sequence[str] = (), limit: int = 400
     ) -> list[tuple[DefRow, Hit]]:

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import re
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,10 +41,11 @@ log = logging.getLogger(__name__)
 RRF_K = 60
 DEFINITIONS_GRACE = 3  # the definitions' extra time, in time boxes, when they are late
 STATS_CHECK_S = 60.0  # how often search checks whether a repository's term statistics are stale
-STATS_MAX_AGE_S = 600.0
+STATS_MAX_AGE_S = 600.0  # statistics older than this are refreshed on any change of the chunk count
 # Chat's vector leg (the question's embedding on a CPU model included) may take this long; the lexical legs and
 # the definitions carry the answer without it.
-CHAT_VECTOR_DEADLINE_S = 0.08  # statistics older than this are refreshed on any change of the chunk count
+CHAT_VECTOR_DEADLINE_S = 0.08
+CHAT_CALLER_NAMES = 4  # the names whose callers chat context adds
 KEYWORDS = frozenset(
     """if else elif for while return def class import from as with try except finally raise pass break
     continue lambda yield async await None True False self cls and or not in is function const let var new
@@ -605,13 +607,21 @@ class ContextService:
 
         def gather() -> list[Hit]:
             names = [i for i in dict.fromkeys(identifiers(query[:20_000])) if len(i) > 2 and i not in KEYWORDS]
-            # The definitions lookup runs beside the hybrid search (which embeds the question meanwhile).
+            # The definitions lookup runs beside the hybrid search (which embeds the question meanwhile), and so
+            # do the callers of what the selection defines.
             found = self._legs.submit(self.store.definitions, repo.repo_id, repo.snapshot_id, names[:48], exclude, 60)
+            calls = self._legs.submit(self._callers, repo, path or "", question, selection, exclude)
             hits = self.search(repo, query[:8000], k=k, exclude_paths=exclude, vector_deadline_s=vector_deadline_s)
             defs = [h for _, h in found.result()]
+            callers = calls.result()
             ranked = [
                 Hit(h.path, h.start_line, h.end_line, 1.0 + h.score, "definition", h.text, h.symbol, h.kind, h.language)
                 for h in defs[:k]
+            ]
+            # Callers rank below the definitions and above the search results (their scores stay under 1).
+            ranked += [
+                Hit(h.path, h.start_line, h.end_line, 0.5 + h.score / 2, "caller", h.text, h.symbol, h.kind, h.language)
+                for h in callers
             ]
             ranked += [
                 Hit(h.path, h.start_line, h.end_line, h.score * 10, h.source, h.text, h.symbol, h.kind, h.language)
@@ -622,6 +632,30 @@ class ContextService:
         items = await asyncio.to_thread(gather)
         fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
         return ContextResult(fitted[:k], {"total_ms": (time.perf_counter() - started) * 1000}, dropped)
+
+    def _callers(
+        self, repo: RepoHandle, path: str, question: str, selection: str | None, exclude: Sequence[str]
+    ) -> list[Hit]:
+        """Callers of what a selection defines; without a selection, of the code-shaped names the question
+        mentions (``compute_total``, ``Cart.add``: a name with no references simply finds nothing)."""
+        if selection:
+            involved = self._defined_in(path, selection)
+        else:
+            q = question[:4000]
+            involved = [i for i in dict.fromkeys(identifiers(q)) if _code_like(i, q)][:CHAT_CALLER_NAMES]
+        if not involved:
+            return []
+        return self.store.callers(repo.repo_id, repo.snapshot_id, involved, exclude)
+
+    def _defined_in(self, path: str, selection: str) -> list[str]:
+        """The names a selection defines (functions, methods, classes: what its callers call), outermost first."""
+        try:
+            parsed = parse_source(self.registry, path, textwrap.dedent(selection).encode("utf-8", "replace"))
+        except Exception as exc:  # a selection that does not parse has no definitions to follow
+            log.debug("selection not parsed: %s", exc)
+            return []
+        defs = [sym for sym in parsed.symbols if sym.role == "def" and sym.kind not in ("variable", "constant")]
+        return list(dict.fromkeys(sym.name for sym in defs))[:CHAT_CALLER_NAMES]
 
     def _definitions(
         self, repo: RepoHandle, path: str, text: str, line: int, col: int, parsed: ParsedFile, exclude: Sequence[str]
