@@ -271,6 +271,38 @@ def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> floa
     return best
 
 
+_FUNC_DEF = re.compile(
+    r"^[ \t]*(?:(?:pub(?:\([^)]*\))?|export|async|static|private|public|protected|unsafe|const|default|override)"
+    r"[ \t]+)*"
+    r"(?:func|def|fn|function)[ \t]*(?:\([^)]*\)[ \t]*)?([^\W\d]\w*)",
+    re.MULTILINE,
+)
+
+
+def enclosing_function(before: str) -> str | None:
+    """The name of the function whose body the cursor is in (the last function header of the text before it)."""
+    last = None
+    for m in _FUNC_DEF.finditer(before[-20_000:]):
+        last = m.group(1)
+    return last
+
+
+def is_sibling(name: str, caller: str | None) -> bool:
+    """Is ``name`` a sibling of the function being written: another member of the same family of names
+    (``setUpBSFlagSet`` / ``setUpIPNetFlagSet``, ``newIntValue`` / ``newBoolValue``), sharing its first two words
+    or its first and last words? Parallel implementations rarely call each other; a wrapper calling its helper
+    (``parse`` / ``parseInner``: one name extends the other) is not a sibling."""
+    if not caller or name == caller:
+        return False
+    a, b = name.lower(), caller.lower()
+    if a.startswith(b) or b.startswith(a):
+        return False
+    wa, wb = split_identifier(name), split_identifier(caller)
+    if len(wa) < 2 or len(wb) < 2:
+        return False
+    return wa[:2] == wb[:2] or (wa[0] == wb[0] and wa[-1] == wb[-1])
+
+
 def _word_match(w: str, t: str) -> bool:
     """Equal words, or one abbreviating the other (``cfg``/``config``, ``str``/``string``)."""
     if w == t:
@@ -786,6 +818,7 @@ class ContextService:
         used = set(identifiers(before[-60_000:]))
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
         slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
+        caller = enclosing_function(before)
         pop = self.store.ref_counts(rid, snap, list(dict.fromkeys(d.name for _, d in cands))[:500])
 
         def factor(name: str, detail: str) -> float:
@@ -795,6 +828,8 @@ class ContextService:
                 score *= 0.3
             if name not in used:
                 score *= 1.6
+            if is_sibling(name, caller):
+                score *= 0.5
             score *= 1.0 + 0.15 * np.log1p(pop.get(name, 0))
             name_terms = query_terms(name)
             overlap = len(near & set(name_terms))
