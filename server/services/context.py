@@ -906,7 +906,7 @@ class ContextService:
                     module = f"{module}.{rest.replace('::', '.')}"
                 patterns = _module_path_patterns(module, path, language)
                 rows = self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)
-                out += [(1.0, d) for d in rows]
+                out += [(_depth_weight(d.path, patterns), d) for d in rows]
             if out:
                 return out
         types: list[tuple[str, float]] = []
@@ -1129,6 +1129,9 @@ def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_JS_EXT = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
+
+
 def _module_path_patterns(module: str, current_path: str, language: str | None) -> list[str]:
     """LIKE patterns for the files that implement an imported module or package."""
     mod = module.strip("\"'")
@@ -1150,7 +1153,16 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
                 base = base.parent
             rest = mod.lstrip(".").replace(".", "/")
             stem = str(PurePosixPath(base, rest)) if rest else str(base)
-        stem = _like_escape(stem.lstrip("./"))
+        stem = stem.lstrip("./")
+        if "/" in mod and (m := _JS_EXT.search(stem)):  # TS imports name the emitted file: ./util.js is util.ts
+            stem = stem[: m.start()]
+        if "/" in mod and (stem == "index" or stem.endswith("/index")):
+            # A directory's index is a barrel (``export * from "./api.js"``): the directory's files define its names.
+            folder = _like_escape(stem.removesuffix("index").rstrip("/"))
+            return [folder + "/%"] if folder else ["%"]
+        stem = _like_escape(stem)
+        if "/" in mod and language in ("typescript", "javascript", "tsx"):
+            return [stem + ".%", stem + "/%"]  # a file, or a directory (its index and what the index re-exports)
         return [stem + ".%", stem + "/index.%", stem + "/__init__.py"]
     if language == "go":
         last = _like_escape(mod.rstrip("/").rsplit("/", 1)[-1])
@@ -1158,6 +1170,17 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
     sep_mod = mod.replace("::", "/").replace(".", "/").removeprefix("crate/")
     stem = _like_escape(sep_mod)
     return [f"{stem}.%", f"%/{stem}.%", f"{stem}/%", f"%/{stem}/%"]
+
+
+def _depth_weight(path: str, patterns: Sequence[str]) -> float:
+    """A module's definition found through a directory pattern (``dir/%``) counts less the deeper it lies below
+    the directory: the directory's own files first (what its index re-exports), then its subdirectories'."""
+    for p in patterns:
+        if p.endswith("/%") and not p.endswith("%/%"):
+            rest = path[len(p) - 1 :] if path.startswith(p[:-1].replace("\\", "")) else ""
+            if "/" in rest:
+                return 0.7
+    return 1.0
 
 
 def _enclosing_types(before: str, language: str | None) -> list[str]:
