@@ -187,6 +187,9 @@ _SITE = re.compile(
 )
 _CAP = re.compile(r"[A-Z]\w*")
 CALLABLE_KINDS = frozenset({"function", "method", "class", "macro", "type", "struct", "interface"})
+# TypeScript's interfaces and type aliases exist only for the type checker: nothing calls them.
+JS_CALLABLE_KINDS = CALLABLE_KINDS - {"type", "interface"}
+_TYPED_JS = frozenset({"typescript", "tsx", "javascript"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -787,7 +790,8 @@ class ContextService:
         partial = site.partial.lower()
         # Only callables whose name starts with what is typed (is it, for ``exact``) can be ranked: the queries
         # leave the rest out, so that their limits never cut the candidates that count.
-        flt: dict[str, Any] = {"kinds": sorted(CALLABLE_KINDS), "prefix": partial or None, "exact": exact}
+        callable_kinds = JS_CALLABLE_KINDS if language in _TYPED_JS else CALLABLE_KINDS
+        flt: dict[str, Any] = {"kinds": sorted(callable_kinds), "prefix": partial or None, "exact": exact}
         if site.receiver is None:
             by_name = {(s.detail or s.name): s for s in imports}
             if by_name:
@@ -811,7 +815,7 @@ class ContextService:
         cands = [
             (w, d)
             for w, d in cands
-            if d.kind in CALLABLE_KINDS and (d.name.lower() == partial if exact else d.name.lower().startswith(partial))
+            if d.kind in callable_kinds and (d.name.lower() == partial if exact else d.name.lower().startswith(partial))
         ]
         if not cands:
             return []
