@@ -812,6 +812,13 @@ class ContextService:
                         cands.append((0.9, d))
         else:
             cands = self._members(repo, path, site, before, language, imports, exclude, flt)
+        if not cands and site.sep and (site.receiver is None or "()" in site.receiver):
+            # A chain (``Command::new("git").about("x").``, a builder continued on the next line): the type its
+            # calls return, step by step.
+            chain = receiver_chain(before[: len(before) - len(site.partial)][:-len(site.sep)] if site.sep else "")
+            chain_type = self._chain_type(repo, chain, before, language) if chain else None
+            if chain_type:
+                cands = self._members(repo, path, site, before, language, imports, exclude, flt, chain_type)
         cands = [
             (w, d)
             for w, d in cands
@@ -823,6 +830,9 @@ class ContextService:
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
         slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
         caller = enclosing_function(before)
+        # Rust: examples, integration tests and benches are crates of their own, which see only ``pub`` items.
+        external = language == "rust" and bool(re.match(r"(?:.*/)?(?:examples|tests|benches)/", path))
+        continued = site.receiver is None and line_before.strip() == site.sep + site.partial
         pop = self.store.ref_counts(rid, snap, list(dict.fromkeys(d.name for _, d in cands))[:500])
 
         def factor(name: str, detail: str) -> float:
@@ -834,6 +844,10 @@ class ContextService:
                 score *= 1.6
             if is_sibling(name, caller):
                 score *= 0.5
+            if language == "rust":
+                score *= _rust_visibility(detail, external)
+                if continued and _declared_return(detail, "Self") == "Self":
+                    score *= 1.5  # a chain continued line after line is a builder: its links return Self
             score *= 1.0 + 0.15 * np.log1p(pop.get(name, 0))
             name_terms = query_terms(name)
             overlap = len(near & set(name_terms))
@@ -891,9 +905,12 @@ class ContextService:
         imports: Sequence[Any],
         exclude: Sequence[str],
         flt: dict[str, Any],
+        known_type: str | None = None,
     ) -> list[tuple[float, DefRow]]:
+        """Candidate members for ``recv.``: a module's top-level definitions, or the members of the receiver's
+        type (``known_type`` when the caller inferred it) and of its bases."""
         rid, snap = repo.repo_id, repo.snapshot_id
-        recv = site.receiver or ""
+        recv = "" if known_type else site.receiver or ""
         root = re.split(r"\.|::", recv)[0].removesuffix("()")
         last = re.split(r"\.|::", recv)[-1].removesuffix("()")
         out: list[tuple[float, DefRow]] = []
@@ -913,8 +930,10 @@ class ContextService:
                 out += [(_depth_weight(d.path, patterns), d) for d in rows]
             if out:
                 return out
-        types: list[tuple[str, float]] = []
-        if recv in ("self", "this", "Self", "cls"):
+        types: list[tuple[str, float]] = [(known_type, 1.0)] if known_type else []
+        if known_type:
+            pass
+        elif recv in ("self", "this", "Self", "cls"):
             types += [(t, 1.0) for t in _enclosing_types(before, language)]
         elif _CAP.fullmatch(last) and (site.sep == "::" or language in ("python", "typescript", "javascript")):
             types.append((last, 1.0))
@@ -937,7 +956,7 @@ class ContextService:
                     resolved.append((ret, w * 0.9))
             elif t:
                 resolved.append((t, w))
-        if not resolved:
+        if not resolved and not known_type:
             resolved = [(t, 0.6) for t in self._types_named_like(repo, last)]
         if not resolved and split_identifier(last):
             resolved = [(t, 0.5) for t in self._types_named_like(repo, split_identifier(last)[-1])]
@@ -959,6 +978,55 @@ class ContextService:
                 if d.kind in ("method", "function"):
                     out.append((bases.get(_owner_type(d), 0.6), d))
         return out
+
+    def _chain_type(
+        self, repo: RepoHandle, chain: Sequence[ChainStep], before: str, language: str | None
+    ) -> str | None:
+        """The type a chain of calls evaluates to: its root typed from the buffer (``self``, a variable, a type
+        named before ``::``), then each call's declared return type on the type so far, ``Self`` (and a builder's
+        ``this``) being that type. The calls' definitions are read in one round trip."""
+        while len(chain) > 1 and chain[1].sep == "::" and not chain[0].call and not _CAP.match(chain[0].name):
+            chain = chain[1:]  # a module path: ``clap::Command::new(``, ``crate::x::f(``
+        first = chain[0]
+        t: str | None = None
+        rest = list(chain[1:])
+        if first.name in ("self", "this", "Self"):
+            found = _enclosing_types(before, language)
+            t = found[0] if found else None
+        elif _CAP.fullmatch(first.name) and not first.call:
+            t = first.name
+        elif not first.call:
+            t = _infer_type(first.name, before, language)
+            t = t.rsplit(".", 1)[-1].rsplit("::", 1)[-1] if t else None
+        else:
+            rest = list(chain)  # a free function's result
+        if not rest:
+            return t
+        calls = [st.name for st in rest if st.call]
+        if len(calls) != len(rest):
+            return None  # a field on the way: its type is not known here
+        defs = self.store.def_symbols(
+            repo.repo_id, repo.snapshot_id, list(dict.fromkeys(calls)), (), limit=400, kinds=["function", "method"]
+        )
+        by_name: dict[str, list[DefRow]] = {}
+        for d in defs:
+            by_name.setdefault(d.name, []).append(d)
+        for st in rest:
+            options = by_name.get(st.name, [])
+            own = [d for d in options if t and _owner_type(d) == t]
+            if not own and st.name in _SAME_TYPE_CALLS and t:
+                continue  # ``.clone()``, ``.unwrap()``, ``?``: the same type (or what it wraps) on
+            if not own:
+                if t is not None and options and _owner_type(options[0]):
+                    own = options  # a trait's or a base's method: any definition of the name
+                elif t is None:
+                    own = options
+            rets = {_declared_return(d.detail or "", t) for d in own}
+            rets.discard(None)
+            if len(rets) != 1:
+                return None
+            t = rets.pop()
+        return t
 
     def _return_type(self, repo: RepoHandle, func: str, exclude: Sequence[str]) -> str | None:
         for d in self.store.def_symbols(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
@@ -1174,6 +1242,114 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
     sep_mod = mod.replace("::", "/").replace(".", "/").removeprefix("crate/")
     stem = _like_escape(sep_mod)
     return [f"{stem}.%", f"%/{stem}.%", f"{stem}/%", f"%/{stem}/%"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStep:
+    """One link of a receiver chain: the separator before it (``""`` for the root), its name, whether it is
+    called."""
+
+    sep: str
+    name: str
+    call: bool
+
+
+# Methods of the standard library that keep the receiver's type (or unwrap it): a chain goes on through them.
+_SAME_TYPE_CALLS = frozenset(
+    "clone to_owned unwrap expect unwrap_or_default as_ref as_mut borrow borrow_mut lock into_inner".split()
+)
+_CLOSERS = {")": "(", "]": "[", ">": "<"}
+
+
+def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
+    """The chain of names and calls that ends ``text`` (the receiver before a ``.``/``::``), root first:
+    ``Command::new("git")\n    .about("x")`` gives ``Command``, ``::new()``, ``.about()``. Arguments, turbofish
+    generics, ``?`` and ``!`` are skipped (an indexed element ends the chain: its type is unknown); whitespace and
+    line breaks between links are allowed. Empty when the text does not end with such a chain."""
+    t = text[-limit:]
+    i = len(t)
+    steps: list[ChainStep] = []
+    while True:
+        while i > 0 and t[i - 1].isspace():
+            i -= 1
+        while i > 0 and t[i - 1] in "?!":
+            i -= 1
+        call = False
+        if i > 0 and t[i - 1] == "]":
+            return []  # an element of a collection: its type is not the collection's
+        if i > 0 and t[i - 1] == ")":
+            call = True
+            depth = 0
+            j = i
+            while j > 0:
+                ch = t[j - 1]
+                if ch in ")]":
+                    depth += 1
+                elif ch in "([":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j -= 1
+            if j == 0:
+                return []
+            i = j - 1
+            if i >= 2 and t[i - 1] == ">" and "::<" in t[max(0, i - 200) : i]:  # turbofish: f::<T>(
+                i = t.rindex("::<", 0, i)
+        k = i
+        while k > 0 and (t[k - 1].isalnum() or t[k - 1] == "_" or t[k - 1] == "$"):
+            k -= 1
+        if k == i or t[k].isdigit():
+            return []
+        name = t[k:i]
+        j = k
+        while j > 0 and t[j - 1].isspace():
+            j -= 1
+        sep = ""
+        if t[max(0, j - 2) : j] == "::":
+            sep = "::"
+        elif j > 0 and t[j - 1] == "." and t[max(0, j - 2) : j] != "..":
+            sep = "."
+        steps.insert(0, ChainStep(sep, name, call))
+        if not sep or len(steps) > 12:
+            break
+        i = j - len(sep)
+    if steps:
+        steps[0] = ChainStep("", steps[0].name, steps[0].call)
+    return steps
+
+
+_RET = re.compile(r"(?:->|\)\s*:)\s*(.+?)\s*(?:\bwhere\b.*)?[{;]?\s*$")
+_WRAPPERS = frozenset({"Option", "Result", "Box", "Rc", "Arc", "RefCell", "Cell", "Mutex", "RwLock", "Promise"})
+
+
+def _declared_return(detail: str, self_type: str | None) -> str | None:
+    """The type a function's signature line declares it returns, outer references, lifetimes and wrappers
+    (``Option``, ``Result``, ``Box``, ``Promise``...) removed; ``Self`` and ``this`` are ``self_type``."""
+    m = _RET.search(detail)
+    if not m:
+        return None
+    names = re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+", "", m.group(1)))
+    names = [n for n in names if n not in ("mut", "dyn", "impl", "const", "crate", "super")]
+    while names and names[0] in _WRAPPERS and len(names) > 1:
+        names = names[1:]
+    if not names:
+        return None
+    ret = names[0]
+    if ret in ("Self", "this"):
+        return self_type
+    return ret if ret[:1].isupper() else None
+
+
+def _rust_visibility(detail: str, external: bool) -> float:
+    """How reachable a Rust item is from the calling file, by its signature line: ``pub`` items from anywhere,
+    ``pub(crate)`` ones only inside the crate (never from an example or an integration test), private ones only
+    in their own module (another file rarely)."""
+    sig = detail.lstrip()
+    if sig.startswith("pub ") or sig.startswith("pub("):
+        return 0.2 if external and sig.startswith("pub(") else 1.0
+    if re.match(r"(?:(?:const|async|unsafe|extern\s+\"\w+\")\s+)*fn\b", sig):
+        return 0.2 if external else 0.6
+    return 1.0
 
 
 def _depth_weight(path: str, patterns: Sequence[str]) -> float:
