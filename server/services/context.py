@@ -928,6 +928,11 @@ class ContextService:
                 patterns = _module_path_patterns(module, path, language)
                 rows = self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)
                 out += [(_depth_weight(d.path, patterns), d) for d in rows]
+            if not out and language == "rust" and site.sep == "::" and root == recv and root[:1].islower():
+                # ``backtrack::`` with no ``use``: a module of the crate (``mod backtrack;``), in backtrack.rs or
+                # backtrack/mod.rs.
+                patterns = _module_path_patterns(root, path, language)
+                out += [(0.9, d) for d in self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)]
             if out:
                 return out
         types: list[tuple[str, float]] = [(known_type, 1.0)] if known_type else []
