@@ -277,7 +277,7 @@ def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> floa
 _FUNC_DEF = re.compile(
     r"^[ \t]*(?:(?:pub(?:\([^)]*\))?|export|async|static|private|public|protected|unsafe|const|default|override)"
     r"[ \t]+)*"
-    r"(?:func|def|fn|function)[ \t]*(?:\([^)]*\)[ \t]*)?([^\W\d]\w*)",
+    r"(?:function|func|def|fn)\b[ \t]*(?:\([^)]*\)[ \t]*)?([^\W\d]\w*)",
     re.MULTILINE,
 )
 
@@ -350,7 +350,8 @@ def _type_patterns(var: str, language: str | None) -> list[re.Pattern[str]]:
     t = r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
     # annotations; constructors and calls; Go :=; with ... as; Go parameters; Go var; Rust let x = T::new( / T {
     pats = [
-        rf"\b{v}[ \t]*:[ \t]*[\"']?(?:&[ \t]*)?(?:mut[ \t]+)?(?:Optional\[)?{t}",  # annotations, TS/Rust types
+        # annotations, TS/Rust types (Rust references with a lifetime: ``cmd: &'cmd mut Command``)
+        rf"\b{v}[ \t]*:[ \t]*[\"']?(?:&[ \t]*(?:'\w+[ \t]+)?)?(?:mut[ \t]+)?(?:Optional\[)?{t}",
         rf"\b{v}[ \t]*(?::[ \t]*[^=]+)?=[ \t]*(?:await[ \t]+)?(?:new[ \t]+)?&?{t}[ \t]*[\(\{{<]",
         rf"\b{v}[ \t]*:=[ \t]*&?{t}[ \t]*[\(\{{]",  # Go short declarations
         rf"\bwith[ \t]+{t}[ \t]*\(.*\bas[ \t]+{v}\b",  # Python with ... as var

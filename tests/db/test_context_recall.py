@@ -1,0 +1,131 @@
+"""Callee prediction on a real index (issue 4, recall): receiver chains typed through declared return types,
+TypeScript barrels and `.js` module paths, type-only TypeScript names, Go siblings, Rust modules."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.pipeline import Indexer
+from hearth.indexer.store.db import Store
+from hearth.server.services.context import ContextService, RepoHandle
+
+FILES = {
+    "src/builder.rs": """pub struct Command {
+    name: String,
+}
+
+impl Command {
+    pub fn new(name: &str) -> Self {
+        Command { name: name.to_string() }
+    }
+
+    pub fn about(self, text: &str) -> Self {
+        self
+    }
+
+    pub fn get_matches(self) -> Matches {
+        Matches {}
+    }
+}
+""",
+    "src/matches.rs": """pub struct Matches {}
+
+impl Matches {
+    pub fn value_of(&self, id: &str) -> Option<String> {
+        None
+    }
+}
+""",
+    "src/other.rs": """pub struct Other {}
+
+impl Other {
+    pub fn about(&self) -> u8 {
+        1
+    }
+
+    pub fn describe(&self) -> String {
+        String::new()
+    }
+}
+""",
+    "src/backtrack.rs": """pub fn should_exec(n: usize) -> bool {
+    n < 10
+}
+""",
+    "v4/core/index.ts": 'export * from "./api.js";\nexport * from "./schemas.js";\n',
+    "v4/core/api.ts": "export function _coercedString(params: string) {\n  return params;\n}\n",
+    "v4/core/schemas.ts": "export interface $ZodStringDef {\n  coerce: boolean;\n}\n",
+    "flagset/flag.go": "package flagset\n\ntype FlagSet struct{}\n\nfunc NewFlagSet(name string) *FlagSet {\n"
+    "\treturn &FlagSet{}\n}\n",
+    "flagset/a_test.go": "package flagset\n\nfunc setUpAFlagSet() *FlagSet {\n\treturn nil\n}\n",
+}
+
+
+@pytest.fixture
+def indexed(store: Store, tmp_path: Path) -> tuple[ContextService, RepoHandle]:
+    root = tmp_path / "repo"
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    registry = LanguageRegistry.default()
+    indexer = Indexer(store, registry, None)
+    indexer.index(root, embed=False)
+    repo_id, snap, _ = indexer.snapshot_for(root)
+    return ContextService(store, registry, None), RepoHandle(str(root), repo_id, snap)
+
+
+def _definitions(service: ContextService, repo: RepoHandle, path: str, text: str) -> list[str]:
+    """The predicted callees at the end of ``text``, best first (callee predictions score 2.5 and more, 1.0 more
+    once ranked; the identifiers' definitions, which also come with the definitions source, score less)."""
+    lines = text.split("\n")
+    result = asyncio.run(
+        service.for_completion(repo, path, text, len(lines) - 1, len(lines[-1]), budget_tokens=4096,
+                               wait_for_all=True)
+    )
+    return [f"{h.path}:{h.symbol}" for h in result.items if h.source == "definition" and h.score >= 3.5]
+
+
+def test_a_builder_chain_continued_on_the_next_line_is_typed_by_its_calls(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = 'fn main() {\n    let m = Command::new("x")\n        .about("y")\n        .'
+    defs = _definitions(service, repo, "examples/demo.rs", text)
+    assert defs and all(d.startswith("src/builder.rs:Command.") for d in defs)
+
+
+def test_a_chain_through_a_declared_return_type_reaches_the_returned_type(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = 'fn main() {\n    let v = Command::new("x").about("y").get_matches().'
+    defs = _definitions(service, repo, "examples/demo.rs", text)
+    assert defs and defs[0] == "src/matches.rs:Matches.value_of"
+
+
+def test_a_rust_path_without_use_is_a_module_of_the_crate(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    defs = _definitions(service, repo, "src/exec.rs", "fn run() {\n    if backtrack::")
+    assert defs and defs[0] == "src/backtrack.rs:should_exec"
+
+
+def test_a_typescript_barrel_import_finds_its_directorys_functions_and_never_an_interface(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = 'import * as core from "../core/index.js";\n\nexport function string(p: string) {\n  return core.'
+    defs = _definitions(service, repo, "v4/mini/coerce.ts", text)
+    assert defs and defs[0] == "v4/core/api.ts:_coercedString"
+    assert not any("$ZodStringDef" in d for d in defs)
+
+
+def test_a_go_function_does_not_call_its_siblings(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    text = "package flagset\n\nfunc setUpBFlagSet() *FlagSet {\n\tf := "
+    defs = _definitions(service, repo, "flagset/b_test.go", text)
+    assert "flagset/flag.go:NewFlagSet" in defs and "flagset/a_test.go:setUpAFlagSet" in defs
+    assert defs.index("flagset/flag.go:NewFlagSet") < defs.index("flagset/a_test.go:setUpAFlagSet")

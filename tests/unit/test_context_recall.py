@@ -1,0 +1,88 @@
+"""Callee prediction's inference rules (issue 4, recall): siblings, receiver chains, declared return types,
+TypeScript module paths, Rust visibility."""
+
+from __future__ import annotations
+
+from hearth.server.services.context import (
+    ChainStep,
+    _declared_return,
+    _depth_weight,
+    _infer_type,
+    _module_path_patterns,
+    _rust_visibility,
+    enclosing_function,
+    is_sibling,
+    receiver_chain,
+)
+
+
+def test_enclosing_function_is_the_last_header_before_the_cursor() -> None:
+    go = "func a() {\n}\n\nfunc (f *FlagSet) setUpBSFlagSet(bsp *[]bool) *FlagSet {\n\tf := "
+    assert enclosing_function(go) == "setUpBSFlagSet"
+    assert enclosing_function("class A:\n    async def load(self):\n        x = ") == "load"
+    assert enclosing_function("impl A {\n    pub(crate) fn build(self) -> A {\n        ") == "build"
+    assert enclosing_function("export function parse(s: string) {\n  return ") == "parse"
+    assert enclosing_function("x = 1\n") is None
+
+
+def test_siblings_share_a_family_of_names_but_wrappers_and_helpers_are_not_siblings() -> None:
+    assert is_sibling("setUpIPNetFlagSet", "setUpBSFlagSet")  # first two words
+    assert is_sibling("newBoolValue", "newIntValue")  # first and last word
+    assert not is_sibling("NewFlagSet", "setUpBSFlagSet")
+    assert not is_sibling("parseArgsInner", "parseArgs")  # one extends the other: a helper
+    assert not is_sibling("parse", "parse")
+    assert not is_sibling("getName", "getValue")  # one shared word is no family
+    assert not is_sibling("load", None)
+
+
+def test_receiver_chain_follows_calls_across_lines_and_skips_arguments() -> None:
+    text = 'let cmd = clap::Command::new("git")\n    .about(f(x, (1, 2)))\n    '
+    assert receiver_chain(text) == [
+        ChainStep("", "clap", False),
+        ChainStep("::", "Command", False),
+        ChainStep("::", "new", True),
+        ChainStep(".", "about", True),
+    ]
+    assert receiver_chain("x = self.cmd") == [ChainStep("", "self", False), ChainStep(".", "cmd", False)]
+    assert receiver_chain("let v = parse::<u8>(s)?") == [ChainStep("", "parse", True)]
+    assert receiver_chain("socket!") == [ChainStep("", "socket", False)]
+    assert receiver_chain("items[0]") == []  # an element: its type is not the collection's
+    assert receiver_chain("(a + b)") == []
+    assert receiver_chain("for x in 0..") == []
+
+
+def test_declared_return_unwraps_references_lifetimes_and_wrappers() -> None:
+    assert _declared_return("pub fn version(mut self, ver: impl Into<Str>) -> Self {", "Command") == "Command"
+    assert _declared_return("pub fn build(self) -> Result<Exec, Error> {", None) == "Exec"
+    assert _declared_return("fn get(&self) -> &'a mut Foo<T> {", None) == "Foo"
+    assert _declared_return("fn get(&self) -> Option<Box<Node>> where T: Clone {", None) == "Node"
+    assert _declared_return("asObservable(): Observable<T> {", None) == "Observable"
+    assert _declared_return("fn len(&self) -> usize {", None) is None
+    assert _declared_return("fn run(&self) {", None) is None
+
+
+def test_typescript_imports_name_the_emitted_file_and_index_is_a_barrel() -> None:
+    assert _module_path_patterns("../core/index.js", "v4/mini/coerce.ts", "typescript") == ["v4/core/%"]
+    assert _module_path_patterns("./util.js", "v4/core/schemas.ts", "typescript") == [
+        "v4/core/util.%", "v4/core/util/%"
+    ]
+    assert _module_path_patterns("./index", "src/a.ts", "typescript") == ["src/%"]
+    # Python's relative modules are unchanged.
+    assert _module_path_patterns(".util", "pkg/a.py", "python") == [
+        "pkg/util.%", "pkg/util/index.%", "pkg/util/__init__.py"
+    ]
+    assert _depth_weight("v4/core/api.ts", ["v4/core/%"]) == 1.0
+    assert _depth_weight("v4/core/tests/api.test.ts", ["v4/core/%"]) < 1.0
+
+
+def test_rust_visibility_from_other_crates_and_modules() -> None:
+    assert _rust_visibility("pub fn get_matches(self) -> ArgMatches {", external=True) == 1.0
+    assert _rust_visibility("pub(crate) fn get_keymap(&self) -> &MKeyMap {", external=True) < 0.5
+    assert _rust_visibility("pub(crate) fn get_keymap(&self) -> &MKeyMap {", external=False) == 1.0
+    assert _rust_visibility("fn helper(&self) {", external=False) < 1.0
+    assert _rust_visibility("fn helper(&self) {", external=True) < _rust_visibility("fn helper(&self) {", False)
+
+
+def test_rust_field_with_a_lifetime_types_its_variable() -> None:
+    buf = "pub(crate) struct Parser<'cmd> {\n    cmd: &'cmd mut Command,\n}\nimpl Parser<'_> {\n    fn f(&self) { cmd"
+    assert _infer_type("cmd", buf, "rust") == "Command"
