@@ -297,11 +297,11 @@ def is_sibling(name: str, caller: str | None) -> bool:
     (``parse`` / ``parseInner``: one name extends the other) is not a sibling."""
     if not caller or name == caller:
         return False
-    a, b = name.lower(), caller.lower()
+    a, b = name.lower().strip("_"), caller.lower().strip("_")
     if a.startswith(b) or b.startswith(a):
-        return False
+        return False  # ``uuidv6`` calling ``_uuidv6``: a wrapper and its implementation
     wa, wb = split_identifier(name), split_identifier(caller)
-    if len(wa) < 2 or len(wb) < 2:
+    if len(wa) < 2 or len(wb) < 2 or wa == wb:
         return False
     return wa[:2] == wb[:2] or (wa[0] == wb[0] and wa[-1] == wb[-1])
 

@@ -31,6 +31,7 @@ def test_siblings_share_a_family_of_names_but_wrappers_and_helpers_are_not_sibli
     assert not is_sibling("NewFlagSet", "setUpBSFlagSet")
     assert not is_sibling("parseArgsInner", "parseArgs")  # one extends the other: a helper
     assert not is_sibling("parse", "parse")
+    assert not is_sibling("_uuidv6", "uuidv6")  # an implementation called by its public wrapper
     assert not is_sibling("getName", "getValue")  # one shared word is no family
     assert not is_sibling("load", None)
 
