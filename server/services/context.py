@@ -793,7 +793,9 @@ class ContextService:
         # leave the rest out, so that their limits never cut the candidates that count.
         callable_kinds = JS_CALLABLE_KINDS if language in _TYPED_JS else CALLABLE_KINDS
         flt: dict[str, Any] = {"kinds": sorted(callable_kinds), "prefix": partial or None, "exact": exact}
-        if site.receiver is None:
+        if site.receiver is None and site.sep:
+            pass  # ``).`` or a line starting with ``.``: a chain's member, typed below
+        elif site.receiver is None:
             by_name = {(s.detail or s.name): s for s in imports}
             if by_name:
                 for d in self.store.def_symbols(
@@ -942,7 +944,9 @@ class ContextService:
         elif recv in ("self", "this", "Self", "cls"):
             types += [(t, 1.0) for t in _enclosing_types(before, language)]
         elif _CAP.fullmatch(last) and (site.sep == "::" or language in ("python", "typescript", "javascript")):
-            types.append((last, 1.0))
+            # ``use crate::error::Error as ClapError``: the type's own name
+            original = next((imp.detail for imp in imports if imp.name == last and imp.detail), None)
+            types.append((original or last, 1.0))
         if not types and recv.endswith("()"):  # a call's result: the method's declared return type
             ret = self._return_type(repo, last, exclude)
             if ret:
@@ -996,7 +1000,9 @@ class ContextService:
         first = chain[0]
         t: str | None = None
         rest = list(chain[1:])
-        if first.name in ("self", "this", "Self"):
+        if first.name == UNKNOWN_ROOT:
+            pass  # typed by the calls that follow, when their definitions agree
+        elif first.name in ("self", "this", "Self"):
             found = _enclosing_types(before, language)
             t = found[0] if found else None
         elif _CAP.fullmatch(first.name) and not first.call:
@@ -1009,16 +1015,25 @@ class ContextService:
         if not rest:
             return t
         calls = [st.name for st in rest if st.call]
-        if len(calls) != len(rest):
-            return None  # a field on the way: its type is not known here
         defs = self.store.def_symbols(
             repo.repo_id, repo.snapshot_id, list(dict.fromkeys(calls)), (), limit=400, kinds=["function", "method"]
-        )
+        ) if calls else []
         by_name: dict[str, list[DefRow]] = {}
         for d in defs:
             by_name.setdefault(d.name, []).append(d)
         for st in rest:
-            options = by_name.get(st.name, [])
+            if not st.call:  # a field: its annotation in the buffer, else the type its name abbreviates
+                found = _infer_type(st.name, before, language)
+                if not found and t is not None:
+                    named = self._types_named_like(repo, st.name)
+                    found = named[0] if named else None
+                if not found:
+                    return None
+                t = found.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+                continue
+            options = [
+                d for d in by_name.get(st.name, []) if _method_accepts(d.detail or "", st.sep, st.args, language)
+            ]
             own = [d for d in options if t and _owner_type(d) == t]
             if not own and st.name in _SAME_TYPE_CALLS and t:
                 continue  # ``.clone()``, ``.unwrap()``, ``?``: the same type (or what it wraps) on
@@ -1027,7 +1042,9 @@ class ContextService:
                     own = options  # a trait's or a base's method: any definition of the name
                 elif t is None:
                     own = options
-            rets = {_declared_return(d.detail or "", t) for d in own}
+            # With the type so far unknown (a macro's result), the definitions of the call agree on its result or
+            # the chain stays untyped; ``Self`` is then each definition's own type.
+            rets = {_declared_return(d.detail or "", t if t is not None else _owner_type(d) or None) for d in own}
             rets.discard(None)
             if len(rets) != 1:
                 return None
@@ -1258,8 +1275,11 @@ class ChainStep:
     sep: str
     name: str
     call: bool
+    args: int | None = None  # how many arguments the call passes (None: not a call)
 
 
+UNKNOWN_ROOT = "?"  # a chain's root whose type the buffer cannot tell (a macro's or an expression's result)
+_LINE_COMMENT = re.compile(r"//[^\n\"']*$", re.MULTILINE)  # a comment ending a line (no quote after it)
 # Methods of the standard library that keep the receiver's type (or unwrap it): a chain goes on through them.
 _SAME_TYPE_CALLS = frozenset(
     "clone to_owned unwrap expect unwrap_or_default as_ref as_mut borrow borrow_mut lock into_inner".split()
@@ -1272,7 +1292,7 @@ def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
     ``Command::new("git")\n    .about("x")`` gives ``Command``, ``::new()``, ``.about()``. Arguments, turbofish
     generics, ``?`` and ``!`` are skipped (an indexed element ends the chain: its type is unknown); whitespace and
     line breaks between links are allowed. Empty when the text does not end with such a chain."""
-    t = text[-limit:]
+    t = _LINE_COMMENT.sub("", text[-limit:])
     i = len(t)
     steps: list[ChainStep] = []
     while True:
@@ -1281,6 +1301,7 @@ def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
         while i > 0 and t[i - 1] in "?!":
             i -= 1
         call = False
+        args = 0
         if i > 0 and t[i - 1] == "]":
             return []  # an element of a collection: its type is not the collection's
         if i > 0 and t[i - 1] == ")":
@@ -1298,13 +1319,21 @@ def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
                 j -= 1
             if j == 0:
                 return []
+            args = _count_args(t[j:i - 1])
             i = j - 1
             if i >= 2 and t[i - 1] == ">" and "::<" in t[max(0, i - 200) : i]:  # turbofish: f::<T>(
                 i = t.rindex("::<", 0, i)
+        if call and i > 0 and t[i - 1] == "!":
+            i -= 1  # a macro's result (``arg!(--color)``): ends the chain as an unknown root
+            steps.insert(0, ChainStep("", UNKNOWN_ROOT, False))
+            break
         k = i
         while k > 0 and (t[k - 1].isalnum() or t[k - 1] == "_" or t[k - 1] == "$"):
             k -= 1
         if k == i or t[k].isdigit():
+            if steps and call:  # ``(a + b).len()``, ``[x].iter()``: a value of unknown type
+                steps.insert(0, ChainStep("", UNKNOWN_ROOT, False))
+                break
             return []
         name = t[k:i]
         j = k
@@ -1315,13 +1344,69 @@ def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
             sep = "::"
         elif j > 0 and t[j - 1] == "." and t[max(0, j - 2) : j] != "..":
             sep = "."
-        steps.insert(0, ChainStep(sep, name, call))
+        steps.insert(0, ChainStep(sep, name, call, args if call else None))
         if not sep or len(steps) > 12:
             break
         i = j - len(sep)
     if steps:
-        steps[0] = ChainStep("", steps[0].name, steps[0].call)
+        steps[0] = replace(steps[0], sep="")
+    if len(steps) == 1 and steps[0].name == UNKNOWN_ROOT:
+        return []
     return steps
+
+
+def _count_args(inner: str) -> int:
+    """How many arguments a call's text between its parentheses passes (commas at depth zero, strings skipped)."""
+    if not inner.strip():
+        return 0
+    depth, n, quote = 0, 1, ""
+    for i, ch in enumerate(inner):
+        if quote:
+            if ch == quote and inner[i - 1 : i] != "\\":
+                quote = ""
+        elif ch in "\"'`" and not (ch == "'" and i + 2 < len(inner) and inner[i + 2] != "'"):
+            quote = ch  # a string (a Rust lifetime's quote is not one)
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            n += 1
+    return n - (1 if inner.rstrip().endswith(",") else 0)
+
+
+def _method_accepts(detail: str, sep: str, args: int | None, language: str | None) -> bool:
+    """Can the definition on this signature line be called as this chain step? A Rust method called with ``.``
+    takes ``self``; and a signature complete on its line takes as many arguments as the call passes (optional and
+    rest parameters aside)."""
+    m = re.search(r"\((.*)\)", detail)
+    if language == "rust" and sep == ".":
+        if not re.search(r"\(\s*(?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self\b", detail):
+            return False
+    if args is None or m is None or "(" in m.group(1):
+        return True
+    params = [x for x in _split_params(m.group(1)) if x.strip()]
+    if language == "rust" and params and re.match(r"\s*(?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self\b", params[0]):
+        params = params[1:]
+    if any("?" in x.split(":", 1)[0] or "=" in x or x.strip().startswith(("...", "*")) for x in params):
+        return args <= len(params) or any(x.strip().startswith(("...", "*")) for x in params)
+    return len(params) == args
+
+
+def _split_params(text: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "<[{":
+            depth += 1
+        elif ch in ">]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
 
 
 _RET = re.compile(r"(?:->|\)\s*:)\s*(.+?)\s*(?:\bwhere\b.*)?[{;]?\s*$")
