@@ -1023,13 +1023,13 @@ class ContextService:
             by_name.setdefault(d.name, []).append(d)
         for st in rest:
             if not st.call:  # a field: its annotation in the buffer, else the type its name abbreviates
-                found = _infer_type(st.name, before, language)
-                if not found and t is not None:
+                field_type = _infer_type(st.name, before, language)
+                if not field_type and t is not None:
                     named = self._types_named_like(repo, st.name)
-                    found = named[0] if named else None
-                if not found:
+                    field_type = named[0] if named else None
+                if not field_type:
                     return None
-                t = found.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+                t = field_type.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
                 continue
             options = [
                 d for d in by_name.get(st.name, []) if _method_accepts(d.detail or "", st.sep, st.args, language)
