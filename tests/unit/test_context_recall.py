@@ -4,10 +4,13 @@ TypeScript module paths, Rust visibility."""
 from __future__ import annotations
 
 from hearth.server.services.context import (
+    UNKNOWN_ROOT,
     ChainStep,
+    _count_args,
     _declared_return,
     _depth_weight,
     _infer_type,
+    _method_accepts,
     _module_path_patterns,
     _rust_visibility,
     enclosing_function,
@@ -41,11 +44,11 @@ def test_receiver_chain_follows_calls_across_lines_and_skips_arguments() -> None
     assert receiver_chain(text) == [
         ChainStep("", "clap", False),
         ChainStep("::", "Command", False),
-        ChainStep("::", "new", True),
-        ChainStep(".", "about", True),
+        ChainStep("::", "new", True, 1),
+        ChainStep(".", "about", True, 1),
     ]
     assert receiver_chain("x = self.cmd") == [ChainStep("", "self", False), ChainStep(".", "cmd", False)]
-    assert receiver_chain("let v = parse::<u8>(s)?") == [ChainStep("", "parse", True)]
+    assert receiver_chain("let v = parse::<u8>(s)?") == [ChainStep("", "parse", True, 1)]
     assert receiver_chain("socket!") == [ChainStep("", "socket", False)]
     assert receiver_chain("items[0]") == []  # an element: its type is not the collection's
     assert receiver_chain("(a + b)") == []
@@ -87,3 +90,26 @@ def test_rust_visibility_from_other_crates_and_modules() -> None:
 def test_rust_field_with_a_lifetime_types_its_variable() -> None:
     buf = "pub(crate) struct Parser<'cmd> {\n    cmd: &'cmd mut Command,\n}\nimpl Parser<'_> {\n    fn f(&self) { cmd"
     assert _infer_type("cmd", buf, "rust") == "Command"
+
+
+def test_receiver_chain_roots_in_a_macro_or_expression_are_unknown_and_comments_are_skipped() -> None:
+    text = 'arg!(--color <WHEN>)\n    .value_parser(["always", "never"]) // the choices\n    .num_args(0..=1)\n    '
+    assert receiver_chain(text) == [
+        ChainStep("", UNKNOWN_ROOT, False),
+        ChainStep(".", "value_parser", True, 1),
+        ChainStep(".", "num_args", True, 1),
+    ]
+    assert receiver_chain("(a + b).abs()")[0].name == UNKNOWN_ROOT
+    assert receiver_chain("vec![1, 2]") == []  # a macro alone says nothing
+
+
+def test_a_chain_step_matches_only_definitions_it_can_call() -> None:
+    builder = "pub fn value_parser(mut self, parser: impl IntoResettable<super::ValueParser>) -> Self {"
+    assert _method_accepts(builder, ".", 1, "rust")
+    assert not _method_accepts(builder, ".", 0, "rust")  # one argument to pass
+    assert not _method_accepts("fn value_parser() -> Self::Parser {", ".", 0, "rust")  # no self: not a method
+    assert _method_accepts("fn value_parser() -> Self::Parser {", "::", 0, "rust")
+    assert _method_accepts("fn value_parser(&'a self) -> P {", ".", 0, "rust")
+    assert _method_accepts("pipe(a?: Op, b?: Op): Observable<T> {", ".", 1, "typescript")  # optional parameters
+    assert _method_accepts("f(a, b, ...rest) {", ".", 5, "javascript")
+    assert _count_args("") == 0 and _count_args('f(a, b), "x,y"') == 2 and _count_args("a,") == 1

@@ -52,6 +52,38 @@ impl Other {
     }
 }
 """,
+    "src/arg.rs": """pub struct Arg {}
+
+impl Arg {
+    pub fn value_parser(mut self, parser: u8) -> Self {
+        self
+    }
+
+    pub fn require_equals(self, yes: bool) -> Self {
+        self
+    }
+}
+""",
+    "src/factory.rs": """pub trait ValueParserFactory {
+    fn value_parser(&self) -> u8;
+}
+
+pub struct Parsers {}
+
+impl Parsers {
+    fn value_parser() -> Other {
+        Other {}
+    }
+}
+""",
+    "src/error.rs": """pub struct Error {}
+
+impl Error {
+    pub(crate) fn too_few_values(n: usize) -> Self {
+        Error {}
+    }
+}
+""",
     "src/backtrack.rs": """pub fn should_exec(n: usize) -> bool {
     n < 10
 }
@@ -129,3 +161,20 @@ def test_a_go_function_does_not_call_its_siblings(indexed: tuple[ContextService,
     defs = _definitions(service, repo, "flagset/b_test.go", text)
     assert "flagset/flag.go:NewFlagSet" in defs and "flagset/a_test.go:setUpAFlagSet" in defs
     assert defs.index("flagset/flag.go:NewFlagSet") < defs.index("flagset/a_test.go:setUpAFlagSet")
+
+
+def test_a_chain_from_a_macro_is_typed_by_the_definitions_its_calls_can_reach(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    # value_parser is defined three times; only Arg's takes self and one argument.
+    text = "fn main() {\n    let a = arg!(--color)\n        .value_parser(1)\n        ."
+    defs = _definitions(service, repo, "examples/demo.rs", text)
+    assert defs and all(d.startswith("src/arg.rs:Arg.") for d in defs)
+
+
+def test_an_aliased_type_path_finds_the_original_types_functions(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    text = "use crate::error::Error as ClapError;\n\nfn check() -> Result<(), ClapError> {\n    return Err(ClapError::"
+    defs = _definitions(service, repo, "src/parser.rs", text)
+    assert defs and defs[0] == "src/error.rs:Error.too_few_values"
