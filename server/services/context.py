@@ -819,9 +819,8 @@ class ContextService:
             # A chain (``Command::new("git").about("x").``, a builder continued on the next line): the type its
             # calls return, step by step.
             chain = receiver_chain(before[: len(before) - len(site.partial)][:-len(site.sep)] if site.sep else "")
-            chain_type = self._chain_type(repo, chain, before, language) if chain else None
-            if chain_type:
-                cands = self._members(repo, path, site, before, language, imports, exclude, flt, chain_type)
+            for chain_type in self._chain_type(repo, chain, before, language) if chain else []:
+                cands += self._members(repo, path, site, before, language, imports, exclude, flt, chain_type)
         cands = [
             (w, d)
             for w, d in cands
@@ -856,7 +855,11 @@ class ContextService:
             overlap = len(near & set(name_terms))
             score *= 1.0 + 0.25 * overlap
             if lhs:  # ``levenshteinDistance := ld(``, ``cfg := GetActiveHelpConfig(``
-                score *= 1.0 + 0.8 * _lhs_match(lhs, name, name_terms)
+                match = _lhs_match(lhs, name, name_terms)
+                ret = _declared_return(detail, None)
+                if ret and match < 1.0:  # ``let styled = self.cmd.`` -> ``fn write_help_err(..) -> StyledStr``
+                    match = max(match, 0.6 * _lhs_match(lhs, ret, query_terms(ret)))
+                score *= 1.0 + 0.8 * match
             if slot:
                 returns = _result_kind(detail, language)
                 if slot == "value" and returns == "none":
@@ -991,29 +994,33 @@ class ContextService:
 
     def _chain_type(
         self, repo: RepoHandle, chain: Sequence[ChainStep], before: str, language: str | None
-    ) -> str | None:
-        """The type a chain of calls evaluates to: its root typed from the buffer (``self``, a variable, a type
-        named before ``::``), then each call's declared return type on the type so far, ``Self`` (and a builder's
-        ``this``) being that type. The calls' definitions are read in one round trip."""
+    ) -> list[str]:
+        """The types a chain of calls may evaluate to (at most ``CHAIN_TYPES``, usually one): its root typed from
+        the buffer (``self``, a variable, a type named before ``::``), then each call's declared return type on
+        the types so far, ``Self`` being the type the method belongs to. A call whose definitions on the types so
+        far disagree keeps every answer; more than ``CHAIN_TYPES`` leave the chain untyped. The calls' definitions
+        are read in one round trip."""
         while len(chain) > 1 and chain[1].sep == "::" and not chain[0].call and not _CAP.match(chain[0].name):
             chain = chain[1:]  # a module path: ``clap::Command::new(``, ``crate::x::f(``
         first = chain[0]
-        t: str | None = None
+        types: set[str] | None = None  # None: unknown (any type)
         rest = list(chain[1:])
         if first.name == UNKNOWN_ROOT:
-            pass  # typed by the calls that follow, when their definitions agree
+            pass  # typed by the calls that follow
         elif first.name in ("self", "this", "Self"):
             found = _enclosing_types(before, language)
-            t = found[0] if found else None
+            if not found:
+                return []
+            types = {found[0]}
         elif _CAP.fullmatch(first.name) and not first.call:
-            t = first.name
+            types = {first.name}
         elif not first.call:
             t = _infer_type(first.name, before, language)
-            t = t.rsplit(".", 1)[-1].rsplit("::", 1)[-1] if t else None
+            if not t:
+                return []
+            types = {t.rsplit(".", 1)[-1].rsplit("::", 1)[-1]}
         else:
             rest = list(chain)  # a free function's result
-        if not rest:
-            return t
         calls = [st.name for st in rest if st.call]
         defs = self.store.def_symbols(
             repo.repo_id, repo.snapshot_id, list(dict.fromkeys(calls)), (), limit=400, kinds=["function", "method"]
@@ -1022,34 +1029,49 @@ class ContextService:
         for d in defs:
             by_name.setdefault(d.name, []).append(d)
         for st in rest:
-            if not st.call:  # a field: its annotation in the buffer, else the type its name abbreviates
-                field_type = _infer_type(st.name, before, language)
-                if not field_type and t is not None:
-                    named = self._types_named_like(repo, st.name)
-                    field_type = named[0] if named else None
+            if not st.call:  # a field
+                if types is None or len(types) != 1:
+                    return []
+                field_type = self._field_type(repo, next(iter(types)), st.name, before, language)
                 if not field_type:
-                    return None
-                t = field_type.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+                    return []
+                types = {field_type}
                 continue
             options = [
                 d for d in by_name.get(st.name, []) if _method_accepts(d.detail or "", st.sep, st.args, language)
             ]
-            own = [d for d in options if t and _owner_type(d) == t]
-            if not own and st.name in _SAME_TYPE_CALLS and t:
-                continue  # ``.clone()``, ``.unwrap()``, ``?``: the same type (or what it wraps) on
-            if not own:
-                if t is not None and options and _owner_type(options[0]):
-                    own = options  # a trait's or a base's method: any definition of the name
-                elif t is None:
-                    own = options
-            # With the type so far unknown (a macro's result), the definitions of the call agree on its result or
-            # the chain stays untyped; ``Self`` is then each definition's own type.
-            rets = {_declared_return(d.detail or "", t if t is not None else _owner_type(d) or None) for d in own}
-            rets.discard(None)
-            if len(rets) != 1:
+            own = [d for d in options if types is None or _owner_type(d) in types]
+            if not own and types and st.name in _SAME_TYPE_CALLS:
+                continue  # ``.clone()``, ``.unwrap()``: the same type (or what it wraps) on
+            if not own and types and options and all(_owner_type(d) for d in options):
+                own = options  # a trait's or a base's method: any definition of the name
+            nxt = {_declared_return(d.detail or "", _owner_type(d) or None) for d in own}
+            nxt.discard(None)
+            if not nxt or len(nxt) > CHAIN_TYPES:
+                return []
+            types = {t for t in nxt if t}
+        return sorted(types) if types else []
+
+    def _field_type(self, repo: RepoHandle, owner: str, field: str, before: str, language: str | None) -> str | None:
+        """The type of ``owner``'s field: a tuple struct's n-th field (``self.0``) or a field annotated in the
+        buffer (``cmd: &'cmd Command``), else the type the field's name abbreviates (``cmd`` -> Command)."""
+        if field.isdigit():
+            m = re.search(rf"\bstruct\s+{re.escape(owner)}\s*(?:<[^>]*>)?\s*\(([^;{{]*)\)\s*;", before)
+            if not m:
                 return None
-            t = rets.pop()
-        return t
+            parts = _split_params(m.group(1))
+            n = int(field)
+            if n >= len(parts):
+                return None
+            names = [x for x in re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+", "", parts[n])) if x not in ("pub", "crate")]
+            while names and names[0] in _WRAPPERS and len(names) > 1:
+                names = names[1:]
+            return names[0] if names and names[0][:1].isupper() else None
+        found = _infer_type(field, before, language)
+        if not found:
+            named = self._types_named_like(repo, field)
+            found = named[0] if named else None
+        return found.rsplit(".", 1)[-1].rsplit("::", 1)[-1] if found else None
 
     def _return_type(self, repo: RepoHandle, func: str, exclude: Sequence[str]) -> str | None:
         for d in self.store.def_symbols(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
@@ -1278,6 +1300,7 @@ class ChainStep:
     args: int | None = None  # how many arguments the call passes (None: not a call)
 
 
+CHAIN_TYPES = 3  # a chain link whose definitions disagree on more result types than this leaves the chain untyped
 UNKNOWN_ROOT = "?"  # a chain's root whose type the buffer cannot tell (a macro's or an expression's result)
 _LINE_COMMENT = re.compile(r"//[^\n\"']*$", re.MULTILINE)  # a comment ending a line (no quote after it)
 # Methods of the standard library that keep the receiver's type (or unwrap it): a chain goes on through them.
@@ -1330,7 +1353,9 @@ def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
         k = i
         while k > 0 and (t[k - 1].isalnum() or t[k - 1] == "_" or t[k - 1] == "$"):
             k -= 1
-        if k == i or t[k].isdigit():
+        if k < i and t[k:i].isdigit() and not call and t[k - 1 : k] == ".":
+            pass  # a tuple field: ``self.0``
+        elif k == i or t[k].isdigit():
             if steps and call:  # ``(a + b).len()``, ``[x].iter()``: a value of unknown type
                 steps.insert(0, ChainStep("", UNKNOWN_ROOT, False))
                 break

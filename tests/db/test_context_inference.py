@@ -84,6 +84,14 @@ impl Error {
     }
 }
 """,
+    "src/exec.rs": """pub struct Exec {}
+
+impl Exec {
+    pub fn regex_strings(&self) -> &[String] {
+        &[]
+    }
+}
+""",
     "src/backtrack.rs": """pub fn should_exec(n: usize) -> bool {
     n < 10
 }
@@ -178,3 +186,10 @@ def test_an_aliased_type_path_finds_the_original_types_functions(indexed: tuple[
     text = "use crate::error::Error as ClapError;\n\nfn check() -> Result<(), ClapError> {\n    return Err(ClapError::"
     defs = _definitions(service, repo, "src/parser.rs", text)
     assert defs and defs[0] == "src/error.rs:Error.too_few_values"
+
+
+def test_a_tuple_structs_field_is_typed_from_the_struct(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    text = "pub struct Regex(Exec);\n\nimpl Regex {\n    pub fn names(&self) -> &[String] {\n        &self.0."
+    defs = _definitions(service, repo, "src/re_unicode.rs", text)
+    assert defs and defs[0] == "src/exec.rs:Exec.regex_strings"

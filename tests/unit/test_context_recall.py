@@ -48,6 +48,7 @@ def test_receiver_chain_follows_calls_across_lines_and_skips_arguments() -> None
         ChainStep(".", "about", True, 1),
     ]
     assert receiver_chain("x = self.cmd") == [ChainStep("", "self", False), ChainStep(".", "cmd", False)]
+    assert receiver_chain("&self.0") == [ChainStep("", "self", False), ChainStep(".", "0", False)]
     assert receiver_chain("let v = parse::<u8>(s)?") == [ChainStep("", "parse", True, 1)]
     assert receiver_chain("socket!") == [ChainStep("", "socket", False)]
     assert receiver_chain("items[0]") == []  # an element: its type is not the collection's
