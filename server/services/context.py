@@ -920,6 +920,11 @@ class ContextService:
         root = re.split(r"\.|::", recv)[0].removesuffix("()")
         last = re.split(r"\.|::", recv)[-1].removesuffix("()")
         out: list[tuple[float, DefRow]] = []
+        if not known_type and language in _TYPED_JS and recv == root and _CAP.fullmatch(root):
+            # ``Notification.createNext(``: an imported class's static members before the module's functions.
+            typed = self._members(repo, path, site, before, language, imports, exclude, flt, known_type=root)
+            if typed:
+                return typed
         # A module or package: its top-level definitions.
         if "()" not in recv:
             for imp in imports:
@@ -946,6 +951,9 @@ class ContextService:
             pass
         elif recv in ("self", "this", "Self", "cls"):
             types += [(t, 1.0) for t in _enclosing_types(before, language)]
+            # The bases named on the enclosing class's header (the file itself is not searched: its own class row
+            # is not there to name them), and the trait an ``impl Trait for T`` block implements.
+            types += [(b, 0.9) for b in _enclosing_bases(before) if b not in dict(types)]
         elif _CAP.fullmatch(last) and (site.sep == "::" or language in ("python", "typescript", "javascript")):
             # ``use crate::error::Error as ClapError``: the type's own name
             original = next((imp.detail for imp in imports if imp.name == last and imp.detail), None)
@@ -1492,6 +1500,29 @@ def _enclosing_types(before: str, language: str | None) -> list[str]:
             if best is None or m.start() > best[0]:
                 best = (m.start(), m.group(1))
     return [best[1]] if best else []
+
+
+_CLASS_HEADER = re.compile(
+    r"^[ \t]*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+[A-Za-z_]\w*[^\n]*"
+    r"|^[ \t]*impl\b[^\n]*",
+    re.MULTILINE,
+)
+
+
+def _enclosing_bases(before: str) -> list[str]:
+    """The bases of the class the cursor is in (``class A extends B implements C``, ``class A(B):``), or the
+    trait of the ``impl Trait for T`` block it is in."""
+    last = None
+    for m in _CLASS_HEADER.finditer(before[-40_000:]):
+        last = m.group(0).strip()
+    if last is None:
+        return []
+    if last.startswith("impl"):
+        if not re.search(r"\sfor\s", last):
+            return []  # an inherent impl: no trait
+        m = re.match(r"impl(?:<[^>]*>)?\s+([\w:]+)", last)
+        return [m.group(1).rsplit("::", 1)[-1]] if m else []
+    return _bases(last)
 
 
 def _infer_type(var: str, before: str, language: str | None) -> str | None:

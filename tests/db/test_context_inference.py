@@ -99,6 +99,9 @@ impl Exec {
     "v4/core/index.ts": 'export * from "./api.js";\nexport * from "./schemas.js";\n',
     "v4/core/api.ts": "export function _coercedString(params: string) {\n  return params;\n}\n",
     "v4/core/schemas.ts": "export interface $ZodStringDef {\n  coerce: boolean;\n}\n",
+    "internal/Subject.ts": "export class Subject<T> {\n  protected _throwIfClosed() {\n    return;\n  }\n}\n",
+    "internal/Notification.ts": "export class Notification<T> {\n  static createNext<T>(value: T) {\n"
+    "    return new Notification();\n  }\n}\n\nexport function observeNotification(n: any) {\n  return n;\n}\n",
     "flagset/flag.go": "package flagset\n\ntype FlagSet struct{}\n\nfunc NewFlagSet(name string) *FlagSet {\n"
     "\treturn &FlagSet{}\n}\n",
     "flagset/a_test.go": "package flagset\n\nfunc setUpAFlagSet() *FlagSet {\n\treturn nil\n}\n",
@@ -193,3 +196,24 @@ def test_a_tuple_structs_field_is_typed_from_the_struct(indexed: tuple[ContextSe
     text = "pub struct Regex(Exec);\n\nimpl Regex {\n    pub fn names(&self) -> &[String] {\n        &self.0."
     defs = _definitions(service, repo, "src/re_unicode.rs", text)
     assert defs and defs[0] == "src/exec.rs:Exec.regex_strings"
+
+
+def test_this_in_a_subclass_reaches_the_base_named_on_the_class_header(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = (
+        'import { Subject } from "./Subject";\n\nexport class BehaviorSubject<T> extends Subject<T> {\n'
+        "  getValue(): T {\n    this."
+    )
+    defs = _definitions(service, repo, "internal/BehaviorSubject.ts", text)
+    assert defs and defs[0] == "internal/Subject.ts:Subject._throwIfClosed"
+
+
+def test_an_imported_class_gives_its_static_members_before_its_modules_functions(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = 'import { Notification } from "../Notification";\n\nexport function f(s: any) {\n  s.next(Notification.'
+    defs = _definitions(service, repo, "internal/operators/materialize.ts", text)
+    assert defs and defs[0] == "internal/Notification.ts:Notification.createNext"

@@ -9,6 +9,7 @@ from hearth.server.services.context import (
     _count_args,
     _declared_return,
     _depth_weight,
+    _enclosing_bases,
     _infer_type,
     _method_accepts,
     _module_path_patterns,
@@ -114,3 +115,14 @@ def test_a_chain_step_matches_only_definitions_it_can_call() -> None:
     assert _method_accepts("pipe(a?: Op, b?: Op): Observable<T> {", ".", 1, "typescript")  # optional parameters
     assert _method_accepts("f(a, b, ...rest) {", ".", 5, "javascript")
     assert _count_args("") == 0 and _count_args('f(a, b), "x,y"') == 2 and _count_args("a,") == 1
+
+
+def test_enclosing_bases_from_the_class_header_or_the_implemented_trait() -> None:
+    assert _enclosing_bases("export class B<T> extends Subject<T> implements Obs {\n  f() {\n    this.") == [
+        "Subject", "Obs"
+    ]
+    assert _enclosing_bases("class A(B, C):\n    def f(self):\n        self.") == ["B", "C"]
+    assert _enclosing_bases("impl<'a> Iterator for Iter<'a> {\n    fn next(&mut self) {\n        self.") == [
+        "Iterator"
+    ]
+    assert _enclosing_bases("impl Display for X {}\nimpl Foo {\n    fn x(&self) {\n        self.") == []
