@@ -1520,8 +1520,8 @@ def _enclosing_bases(before: str) -> list[str]:
     if last.startswith("impl"):
         if not re.search(r"\sfor\s", last):
             return []  # an inherent impl: no trait
-        m = re.match(r"impl(?:<[^>]*>)?\s+([\w:]+)", last)
-        return [m.group(1).rsplit("::", 1)[-1]] if m else []
+        trait = re.match(r"impl(?:<[^>]*>)?\s+([\w:]+)", last)
+        return [trait.group(1).rsplit("::", 1)[-1]] if trait else []
     return _bases(last)
 
 
