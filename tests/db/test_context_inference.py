@@ -217,3 +217,12 @@ def test_an_imported_class_gives_its_static_members_before_its_modules_functions
     text = 'import { Notification } from "../Notification";\n\nexport function f(s: any) {\n  s.next(Notification.'
     defs = _definitions(service, repo, "internal/operators/materialize.ts", text)
     assert defs and defs[0] == "internal/Notification.ts:Notification.createNext"
+
+
+def test_a_field_declared_far_above_the_cursor_still_types_it(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    filler = "".join(f"fn filler_{i}() {{}}\n" for i in range(450))
+    text = f"pub struct Regex(Exec);\n\n{filler}\nimpl Regex {{\n    pub fn names(&self) -> &[String] {{\n"
+    text += "        &self.0."
+    defs = _definitions(service, repo, "src/re_unicode.rs", text)
+    assert defs and defs[0] == "src/exec.rs:Exec.regex_strings"
