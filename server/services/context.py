@@ -822,7 +822,7 @@ class ContextService:
             # A chain (``Command::new("git").about("x").``, a builder continued on the next line): the type its
             # calls return, step by step.
             chain = receiver_chain(before[: len(before) - len(site.partial)][:-len(site.sep)] if site.sep else "")
-            for chain_type in self._chain_type(repo, chain, before, language, head) if chain else []:
+            for chain_type in self._chain_type(repo, chain, head, language) if chain else []:
                 cands += self._members(repo, path, site, head, language, imports, exclude, flt, chain_type)
         cands = [
             (w, d)
@@ -1004,14 +1004,14 @@ class ContextService:
         return out
 
     def _chain_type(
-        self, repo: RepoHandle, chain: Sequence[ChainStep], before: str, language: str | None, head: str = ""
+        self, repo: RepoHandle, chain: Sequence[ChainStep], before: str, language: str | None
     ) -> list[str]:
         """The types a chain of calls may evaluate to (at most ``CHAIN_TYPES``, usually one): its root typed from
         the buffer (``self``, a variable, a type named before ``::``), then each call's declared return type on
         the types so far, ``Self`` being the type the method belongs to. A call whose definitions on the types so
         far disagree keeps every answer; more than ``CHAIN_TYPES`` leave the chain untyped. The calls' definitions
-        are read in one round trip. ``head`` is the whole buffer before the cursor, where fields are looked up
-        (``before`` may be its last lines only)."""
+        are read in one round trip. ``before`` is the whole buffer before the cursor (the enclosing ``impl`` and the
+        struct's fields may be far above)."""
         while len(chain) > 1 and chain[1].sep == "::" and not chain[0].call and not _CAP.match(chain[0].name):
             chain = chain[1:]  # a module path: ``clap::Command::new(``, ``crate::x::f(``
         first = chain[0]
@@ -1044,7 +1044,7 @@ class ContextService:
             if not st.call:  # a field
                 if types is None or len(types) != 1:
                     return []
-                field_type = self._field_type(repo, next(iter(types)), st.name, head or before, language)
+                field_type = self._field_type(repo, next(iter(types)), st.name, before, language)
                 if not field_type:
                     return []
                 types = {field_type}
