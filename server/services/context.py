@@ -965,12 +965,20 @@ class ContextService:
             ret = self._return_type(repo, last, exclude)
             if ret:
                 types.append((ret, 0.9))
+        bound = _binding(recv, before) if not types and re.fullmatch(r"[^\W\d]\w*", recv) else None
+        chain = receiver_chain(bound[0]) if bound is not None else []
+        if bound is not None and (bound[1] or any(st.sep == "." and st.call for st in chain[1:])):
+            # ``let ma = self.get_mut(arg).expect(..);``, ``for sc in cmd.get_subcommands() {``: the type of the
+            # chain of calls the variable was bound to (an element of it for a loop variable), not its first link's.
+            types += [(t, 0.9) for t in self._chain_type(repo, chain, before, language, element=bound[1])]
         if not types:
             for var in dict.fromkeys([recv, last]):
                 found = _infer_type(var, before, language)
                 if found:
                     types.append((found, 1.0))
                     break
+        if not types and chain and not (len(chain) == 1 and not chain[0].call):
+            types += [(t, 0.9) for t in self._chain_type(repo, chain, before, language)]  # ``cfg := load(path)``
         resolved: list[tuple[str, float]] = []
         for t, w in types:
             t = t.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
@@ -1004,14 +1012,20 @@ class ContextService:
         return out
 
     def _chain_type(
-        self, repo: RepoHandle, chain: Sequence[ChainStep], before: str, language: str | None
+        self,
+        repo: RepoHandle,
+        chain: Sequence[ChainStep],
+        before: str,
+        language: str | None,
+        element: bool = False,
     ) -> list[str]:
         """The types a chain of calls may evaluate to (at most ``CHAIN_TYPES``, usually one): its root typed from
         the buffer (``self``, a variable, a type named before ``::``), then each call's declared return type on
         the types so far, ``Self`` being the type the method belongs to. A call whose definitions on the types so
         far disagree keeps every answer; more than ``CHAIN_TYPES`` leave the chain untyped. The calls' definitions
         are read in one round trip. ``before`` is the whole buffer before the cursor (the enclosing ``impl`` and the
-        struct's fields may be far above)."""
+        struct's fields may be far above). With ``element``, the last call's result is a collection or an iterator
+        and the type of its elements is wanted (a loop variable)."""
         while len(chain) > 1 and chain[1].sep == "::" and not chain[0].call and not _CAP.match(chain[0].name):
             chain = chain[1:]  # a module path: ``clap::Command::new(``, ``crate::x::f(``
         first = chain[0]
@@ -1040,7 +1054,7 @@ class ContextService:
         by_name: dict[str, list[DefRow]] = {}
         for d in defs:
             by_name.setdefault(d.name, []).append(d)
-        for st in rest:
+        for i, st in enumerate(rest):
             if not st.call:  # a field
                 if types is None or len(types) != 1:
                     return []
@@ -1057,11 +1071,16 @@ class ContextService:
                 continue  # ``.clone()``, ``.unwrap()``: the same type (or what it wraps) on
             if not own and types and options and all(_owner_type(d) for d in options):
                 own = options  # a trait's or a base's method: any definition of the name
-            nxt = {_declared_return(d.detail or "", _owner_type(d) or None) for d in own}
+            if element and i == len(rest) - 1:
+                nxt = {_element_type(d.detail or "", _owner_type(d) or None) for d in own}
+            else:
+                nxt = {_declared_return(d.detail or "", _owner_type(d) or None) for d in own}
             nxt.discard(None)
             if not nxt or len(nxt) > CHAIN_TYPES:
                 return []
             types = {t for t in nxt if t}
+        if element and (not rest or not rest[-1].call):
+            return []  # the elements of a field or a variable: not known here
         return sorted(types) if types else []
 
     def _field_type(self, repo: RepoHandle, owner: str, field: str, before: str, language: str | None) -> str | None:
@@ -1448,6 +1467,59 @@ def _split_params(text: str) -> list[str]:
 
 _RET = re.compile(r"(?:->|\)\s*:)\s*(.+?)\s*(?:\bwhere\b.*)?[{;]?\s*$")
 _WRAPPERS = frozenset({"Option", "Result", "Box", "Rc", "Arc", "RefCell", "Cell", "Mutex", "RwLock", "Promise"})
+
+
+# What holds or yields elements: the element is the type inside (``impl Iterator<Item = &Arg>``, ``Vec<Arg>``,
+# ``&[Arg]``, ``Arg[]``, ``list[Arg]``).
+_COLLECTIONS = frozenset(
+    """Iterator IntoIterator DoubleEndedIterator ExactSizeIterator Vec VecDeque Iter IterMut IntoIter Cloned
+    Copied Array ReadonlyArray Iterable IterableIterator Generator Set HashSet BTreeSet list List Sequence tuple
+    set frozenset Iterable AsyncIterator AsyncIterable Observable""".split()
+)
+
+
+def _element_type(detail: str, self_type: str | None) -> str | None:
+    """The type of the elements of what a function's signature line declares it returns (``-> impl Iterator<Item =
+    &Command>``: Command); None when it returns no collection or iterator."""
+    m = _RET.search(detail)
+    if not m:
+        return None
+    names = [
+        n for n in re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+|\bItem\s*=", "", m.group(1)))
+        if n not in ("mut", "dyn", "impl", "const", "crate", "super", "_")
+    ]
+    if not names or (names[0] not in _COLLECTIONS and not re.search(r"\[\s*\]|^\s*&?\s*\[", m.group(1))):
+        return None
+    while names and (names[0] in _COLLECTIONS or names[0] in _WRAPPERS):
+        names = names[1:]
+    if not names:
+        return None
+    ret = names[0]
+    if ret in ("Self", "this"):
+        return self_type
+    return ret if ret[:1].isupper() else None
+
+
+def _binding(var: str, before: str) -> tuple[str, bool] | None:
+    """The expression ``var`` was last bound to in the buffer (``let var = expr;``, ``var := expr``, ``const var =
+    expr``, ``var = expr``), or iterated over (``for var in expr``, ``for (const var of expr)``: then True)."""
+    v = re.escape(var)
+    pat = re.compile(
+        rf"(?:\b(?:let|const|var)\s+(?:mut\s+)?{v}\s*(?::[^=\n]+)?=(?!=)|^[ \t]*{v}\s*:?=(?!=))\s*(?P<expr>[^\n;]+)"
+        rf"|\bfor\s*\(?\s*(?:(?:const|let|var)\s+)?(?:mut\s+)?{v}\s+(?:in|of)\s+(?P<iter>[^\n]+)",
+        re.MULTILINE,
+    )
+    last = None
+    for m in pat.finditer(before[-40_000:]):
+        last = m
+    if last is None:
+        return None
+    if last.group("iter") is not None:
+        expr = re.sub(r"\s*[{:]\s*$", "", last.group("iter").strip())
+        if expr.count(")") > expr.count("("):  # ``for (const x of expr)``
+            expr = expr[: expr.rindex(")")].rstrip()
+        return expr, True
+    return re.sub(r"[;{]\s*$", "", last.group("expr").strip()), False
 
 
 def _declared_return(detail: str, self_type: str | None) -> str | None:

@@ -30,6 +30,10 @@ impl Command {
     pub fn get_matches(self) -> Matches {
         Matches {}
     }
+
+    pub fn all_matches(&self) -> impl Iterator<Item = &Matches> {
+        [].iter()
+    }
 }
 """,
     "src/matches.rs": """pub struct Matches {}
@@ -226,3 +230,19 @@ def test_a_field_declared_far_above_the_cursor_still_types_it(indexed: tuple[Con
     text += "        &self.0."
     defs = _definitions(service, repo, "src/re_unicode.rs", text)
     assert defs and defs[0] == "src/exec.rs:Exec.regex_strings"
+
+
+def test_a_loop_variable_has_the_type_of_the_iterated_calls_elements(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = 'fn main() {\n    let cmd = Command::new("x");\n    for sc in cmd.all_matches() {\n        sc.'
+    defs = _definitions(service, repo, "examples/loop.rs", text)
+    assert defs and defs[0] == "src/matches.rs:Matches.value_of"
+
+
+def test_a_variable_bound_to_a_chain_has_the_chains_type(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    text = 'fn main() {\n    let got = Command::new("x").about("y").get_matches().clone();\n    got.'
+    defs = _definitions(service, repo, "examples/bound.rs", text)
+    assert defs and defs[0] == "src/matches.rs:Matches.value_of"

@@ -6,9 +6,11 @@ from __future__ import annotations
 from hearth.server.services.context import (
     UNKNOWN_ROOT,
     ChainStep,
+    _binding,
     _count_args,
     _declared_return,
     _depth_weight,
+    _element_type,
     _enclosing_bases,
     _infer_type,
     _method_accepts,
@@ -126,3 +128,22 @@ def test_enclosing_bases_from_the_class_header_or_the_implemented_trait() -> Non
         "Iterator"
     ]
     assert _enclosing_bases("impl Display for X {}\nimpl Foo {\n    fn x(&self) {\n        self.") == []
+
+
+def test_binding_finds_the_expression_a_variable_was_last_bound_to_or_iterates() -> None:
+    rust = "    let ma = self.get_mut(arg).expect(MSG);\n    ma"
+    assert _binding("ma", rust) == ("self.get_mut(arg).expect(MSG)", False)
+    assert _binding("sc", "for sc in cmd.get_subcommands() {\n    sc") == ("cmd.get_subcommands()", True)
+    assert _binding("x", "for (const x of this.items()) {\n  x") == ("this.items()", True)
+    assert _binding("x", "for x in self.items():\n    x") == ("self.items()", True)
+    assert _binding("cfg", "cfg := loadConfig(path)\n\tcfg") == ("loadConfig(path)", False)
+    assert _binding("a", "if a == b {\n    a") is None  # a comparison binds nothing
+
+
+def test_element_type_of_collections_and_iterators() -> None:
+    assert _element_type("pub fn get_subcommands(&self) -> impl Iterator<Item = &Command> {", None) == "Command"
+    assert _element_type("fn args(&self) -> Vec<Arg> {", None) == "Arg"
+    assert _element_type("fn args(&self) -> &[Arg] {", None) == "Arg"
+    assert _element_type("items(): Item[] {", None) == "Item"
+    assert _element_type("def items(self) -> list[Item]:", None) == "Item"
+    assert _element_type("fn arg(&self) -> Arg {", None) is None  # not a collection
