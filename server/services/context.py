@@ -190,6 +190,8 @@ CALLABLE_KINDS = frozenset({"function", "method", "class", "macro", "type", "str
 # TypeScript's interfaces and type aliases exist only for the type checker: nothing calls them.
 JS_CALLABLE_KINDS = CALLABLE_KINDS - {"type", "interface"}
 _TYPED_JS = frozenset({"typescript", "tsx", "javascript"})
+# Languages whose ``self.a.b`` receivers are typed field by field (Python and Go keep the buffer's assignments).
+_FIELD_CHAINS = _TYPED_JS | {"rust"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -961,6 +963,9 @@ class ContextService:
             # ``use crate::error::Error as ClapError``: the type's own name
             original = next((imp.detail for imp in imports if imp.name == last and imp.detail), None)
             types.append((original or last, 1.0))
+        if not types and language in _FIELD_CHAINS and re.fullmatch(r"(?:self|this)(?:\.\w+)+", recv):
+            # ``self.ro.nfa.``: each field's type from its declaration (in the buffer, else in the type's body)
+            types += [(t, 1.0) for t in self._chain_type(repo, receiver_chain(recv), before, language)]
         if not types and recv.endswith("()"):  # a call's result: the method's declared return type
             ret = self._return_type(repo, last, exclude)
             if ret:
@@ -1099,6 +1104,11 @@ class ContextService:
                 names = names[1:]
             return names[0] if names and names[0][:1].isupper() else None
         found = _infer_type(field, before, language)
+        if not found:  # declared in the type's body in another file
+            for decl in self.store.field_declarations(repo.repo_id, repo.snapshot_id, [owner], field):
+                found = _annotation_type(decl)
+                if found:
+                    break
         if not found:
             named = self._types_named_like(repo, field)
             found = named[0] if named else None
@@ -1498,6 +1508,18 @@ def _element_type(detail: str, self_type: str | None) -> str | None:
     if ret in ("Self", "this"):
         return self_type
     return ret if ret[:1].isupper() else None
+
+
+def _annotation_type(decl: str) -> str | None:
+    """The type a field's annotation names, references, lifetimes and the wrappers that dereference or may hold
+    it (``&'cmd mut Command``, ``Arc<ExecReadOnly>``, ``Option<Scheduler>``, ``Scheduler | null``) removed."""
+    names = [
+        n for n in re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+", "", decl))
+        if n not in ("mut", "dyn", "impl", "const", "crate", "super", "readonly", "null", "undefined")
+    ]
+    while names and names[0] in _WRAPPERS and len(names) > 1:
+        names = names[1:]
+    return names[0] if names and names[0][:1].isupper() else None
 
 
 def _binding(var: str, before: str) -> tuple[str, bool] | None:

@@ -88,11 +88,27 @@ impl Error {
     }
 }
 """,
-    "src/exec.rs": """pub struct Exec {}
+    "src/exec.rs": """use std::sync::Arc;
+
+pub struct Exec {
+    ro: Arc<ExecReadOnly>,
+}
+
+pub struct ExecReadOnly {
+    pub(crate) nfa: Program,
+}
 
 impl Exec {
     pub fn regex_strings(&self) -> &[String] {
         &[]
+    }
+}
+""",
+    "src/prog.rs": """pub struct Program {}
+
+impl Program {
+    pub fn uses_bytes(&self) -> bool {
+        true
     }
 }
 """,
@@ -246,3 +262,14 @@ def test_a_variable_bound_to_a_chain_has_the_chains_type(indexed: tuple[ContextS
     text = 'fn main() {\n    let got = Command::new("x").about("y").get_matches().clone();\n    got.'
     defs = _definitions(service, repo, "examples/bound.rs", text)
     assert defs and defs[0] == "src/matches.rs:Matches.value_of"
+
+
+def test_fields_declared_in_other_files_type_a_field_chain(indexed: tuple[ContextService, RepoHandle]) -> None:
+    service, repo = indexed
+    store = service.store
+    assert store.field_declarations(repo.repo_id, repo.snapshot_id, ["Exec"], "ro") == ["Arc<ExecReadOnly>"]
+    assert store.field_declarations(repo.repo_id, repo.snapshot_id, ["ExecReadOnly"], "nfa") == ["Program"]
+    assert store.field_declarations(repo.repo_id, repo.snapshot_id, ["Exec"], "nfa") == []
+    text = "use crate::exec::Exec;\n\nimpl Exec {\n    fn is_bytes(&self) -> bool {\n        if self.ro.nfa."
+    defs = _definitions(service, repo, "src/exec_impl.rs", text)
+    assert defs and defs[0] == "src/prog.rs:Program.uses_bytes"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hearth.server.services.context import (
     UNKNOWN_ROOT,
     ChainStep,
+    _annotation_type,
     _binding,
     _count_args,
     _declared_return,
@@ -147,3 +148,11 @@ def test_element_type_of_collections_and_iterators() -> None:
     assert _element_type("items(): Item[] {", None) == "Item"
     assert _element_type("def items(self) -> list[Item]:", None) == "Item"
     assert _element_type("fn arg(&self) -> Arg {", None) is None  # not a collection
+
+
+def test_annotation_type_removes_references_and_wrappers() -> None:
+    assert _annotation_type("&'cmd mut Command") == "Command"
+    assert _annotation_type("Arc<ExecReadOnly>") == "ExecReadOnly"
+    assert _annotation_type("Option<Box<Node>>") == "Node"
+    assert _annotation_type("Scheduler | null") == "Scheduler"
+    assert _annotation_type("usize") is None
