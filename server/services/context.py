@@ -260,6 +260,19 @@ def call_slot(before_name: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
+_STATEMENT_TARGET = re.compile(r"\s*(?:(?:const|let|var|val)\s+)?(?:mut\s+)?([^\W\d][\w.]*)\s*(?::[^=]+)?(?::=|=)(?!=)")
+
+
+def statement_target(line_before: str) -> list[str]:
+    """The name a statement assigns (``inst.ulid = ...`` -> ulid, ``const total = ...`` -> total), when the line
+    starts with an assignment."""
+    m = _STATEMENT_TARGET.match(line_before)
+    if not m:
+        return []
+    name = m.group(1).rsplit(".", 1)[-1]
+    return [name] if name not in ("_", "err", "self", "this") else []
+
+
 def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> float:
     """How well a callee's name matches the variables its result is assigned to (0..1): shared words,
     words abbreviating each other (cfg/config), or the name spelling the variable's initials (ld)."""
@@ -836,6 +849,11 @@ class ContextService:
         used = set(identifiers(before[-60_000:]))
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
         slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
+        lhs_weight = 0.8
+        if not lhs:
+            # Deeper in the statement (``inst.ulid = (params) => inst.check(core.``): what the statement assigns
+            # still names what it computes, less surely.
+            lhs, lhs_weight = statement_target(line_before[: len(line_before) - len(site.partial)]), 0.4
         caller = enclosing_function(before)
         # Rust: examples, integration tests and benches are crates of their own, which see only ``pub`` items.
         external = language == "rust" and bool(re.match(r"(?:.*/)?(?:examples|tests|benches)/", path))
@@ -864,7 +882,7 @@ class ContextService:
                 ret = _declared_return(detail, None)
                 if ret and match < 1.0:  # ``let styled = self.cmd.`` -> ``fn write_help_err(..) -> StyledStr``
                     match = max(match, 0.6 * _lhs_match(lhs, ret, query_terms(ret)))
-                score *= 1.0 + 0.8 * match
+                score *= 1.0 + lhs_weight * match
             if slot:
                 returns = _result_kind(detail, language)
                 if slot == "value" and returns == "none":

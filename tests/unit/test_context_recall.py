@@ -20,6 +20,7 @@ from hearth.server.services.context import (
     enclosing_function,
     is_sibling,
     receiver_chain,
+    statement_target,
 )
 
 
@@ -156,3 +157,11 @@ def test_annotation_type_removes_references_and_wrappers() -> None:
     assert _annotation_type("Option<Box<Node>>") == "Node"
     assert _annotation_type("Scheduler | null") == "Scheduler"
     assert _annotation_type("usize") is None
+
+
+def test_statement_target_is_the_name_a_line_assigns() -> None:
+    assert statement_target("  inst.ulid = (params) => inst.check(core.") == ["ulid"]
+    assert statement_target("const total = sum(a, f(") == ["total"]
+    assert statement_target("let mut ab = h(") == ["ab"]
+    assert statement_target("if (a == b) f(") == []
+    assert statement_target("return f(") == []
