@@ -313,6 +313,8 @@ def is_sibling(name: str, caller: str | None) -> bool:
     if not caller or name == caller:
         return False
     a, b = name.lower().strip("_"), caller.lower().strip("_")
+    if a[:1] != b[:1]:
+        return False  # no shared first word (the test runs for every candidate: this settles most)
     if a.startswith(b) or b.startswith(a):
         return False  # ``uuidv6`` calling ``_uuidv6``: a wrapper and its implementation
     wa, wb = split_identifier(name), split_identifier(caller)
@@ -837,8 +839,9 @@ class ContextService:
             # A chain (``Command::new("git").about("x").``, a builder continued on the next line): the type its
             # calls return, step by step.
             chain = receiver_chain(before[: len(before) - len(site.partial)][:-len(site.sep)] if site.sep else "")
-            for chain_type in self._chain_type(repo, chain, head, language) if chain else []:
-                cands += self._members(repo, path, site, head, language, imports, exclude, flt, chain_type)
+            chain_types = self._chain_type(repo, chain, head, language) if chain else []
+            if chain_types:
+                cands = self._members(repo, path, site, head, language, imports, exclude, flt, chain_types)
         cands = [
             (w, d)
             for w, d in cands
@@ -934,18 +937,18 @@ class ContextService:
         imports: Sequence[Any],
         exclude: Sequence[str],
         flt: dict[str, Any],
-        known_type: str | None = None,
+        known_types: Sequence[str] = (),
     ) -> list[tuple[float, DefRow]]:
         """Candidate members for ``recv.``: a module's top-level definitions, or the members of the receiver's
-        type (``known_type`` when the caller inferred it) and of its bases."""
+        type (``known_types`` when the caller inferred them) and of its bases."""
         rid, snap = repo.repo_id, repo.snapshot_id
-        recv = "" if known_type else site.receiver or ""
+        recv = "" if known_types else site.receiver or ""
         root = re.split(r"\.|::", recv)[0].removesuffix("()")
         last = re.split(r"\.|::", recv)[-1].removesuffix("()")
         out: list[tuple[float, DefRow]] = []
-        if not known_type and language in _TYPED_JS and recv == root and _CAP.fullmatch(root):
+        if not known_types and language in _TYPED_JS and recv == root and _CAP.fullmatch(root):
             # ``Notification.createNext(``: an imported class's static members before the module's functions.
-            typed = self._members(repo, path, site, before, language, imports, exclude, flt, known_type=root)
+            typed = self._members(repo, path, site, before, language, imports, exclude, flt, known_types=[root])
             if typed:
                 return typed
         # A module or package: its top-level definitions.
@@ -969,8 +972,8 @@ class ContextService:
                 out += [(0.9, d) for d in self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)]
             if out:
                 return out
-        types: list[tuple[str, float]] = [(known_type, 1.0)] if known_type else []
-        if known_type:
+        types: list[tuple[str, float]] = [(t, 1.0) for t in known_types]
+        if known_types:
             pass
         elif recv in ("self", "this", "Self", "cls"):
             types += [(t, 1.0) for t in _enclosing_types(before, language)]
@@ -988,7 +991,8 @@ class ContextService:
             ret = self._return_type(repo, last, exclude)
             if ret:
                 types.append((ret, 0.9))
-        bound = _binding(recv, before) if not types and re.fullmatch(r"[^\W\d]\w*", recv) else None
+        recent = _recent_lines(before)  # variables are typed from the last few hundred lines
+        bound = _binding(recv, recent) if not types and re.fullmatch(r"[^\W\d]\w*", recv) else None
         chain = receiver_chain(bound[0]) if bound is not None else []
         if bound is not None and (bound[1] or any(st.sep == "." and st.call for st in chain[1:])):
             # ``let ma = self.get_mut(arg).expect(..);``, ``for sc in cmd.get_subcommands() {``: the type of the
@@ -996,7 +1000,7 @@ class ContextService:
             types += [(t, 0.9) for t in self._chain_type(repo, chain, before, language, element=bound[1])]
         if not types:
             for var in dict.fromkeys([recv, last]):
-                found = _infer_type(var, before, language)
+                found = _infer_type(var, recent, language)
                 if found:
                     types.append((found, 1.0))
                     break
@@ -1011,7 +1015,7 @@ class ContextService:
                     resolved.append((ret, w * 0.9))
             elif t:
                 resolved.append((t, w))
-        if not resolved and not known_type:
+        if not resolved and not known_types:
             resolved = [(t, 0.6) for t in self._types_named_like(repo, last)]
         if not resolved and split_identifier(last):
             resolved = [(t, 0.5) for t in self._types_named_like(repo, split_identifier(last)[-1])]
@@ -1064,7 +1068,7 @@ class ContextService:
         elif _CAP.fullmatch(first.name) and not first.call:
             types = {first.name}
         elif not first.call:
-            t = _infer_type(first.name, before, language)
+            t = _infer_type(first.name, _recent_lines(before), language)
             if not t:
                 return []
             types = {t.rsplit(".", 1)[-1].rsplit("::", 1)[-1]}
@@ -1459,6 +1463,7 @@ def _count_args(inner: str) -> int:
     return n - (1 if inner.rstrip().endswith(",") else 0)
 
 
+@functools.lru_cache(maxsize=65536)
 def _method_accepts(detail: str, sep: str, args: int | None, language: str | None) -> bool:
     """Can the definition on this signature line be called as this chain step? A Rust method called with ``.``
     takes ``self``; and a signature complete on its line takes as many arguments as the call passes (optional and
@@ -1506,6 +1511,7 @@ _COLLECTIONS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def _element_type(detail: str, self_type: str | None) -> str | None:
     """The type of the elements of what a function's signature line declares it returns (``-> impl Iterator<Item =
     &Command>``: Command); None when it returns no collection or iterator."""
@@ -1526,6 +1532,16 @@ def _element_type(detail: str, self_type: str | None) -> str | None:
     if ret in ("Self", "this"):
         return self_type
     return ret if ret[:1].isupper() else None
+
+
+def _recent_lines(text: str, n: int = 400) -> str:
+    """The last ``n`` lines of ``text``."""
+    i = len(text)
+    for _ in range(n):
+        i = text.rfind("\n", 0, i)
+        if i < 0:
+            return text
+    return text[i + 1 :]
 
 
 def _annotation_type(decl: str) -> str | None:
@@ -1562,6 +1578,7 @@ def _binding(var: str, before: str) -> tuple[str, bool] | None:
     return re.sub(r"[;{]\s*$", "", last.group("expr").strip()), False
 
 
+@functools.lru_cache(maxsize=65536)
 def _declared_return(detail: str, self_type: str | None) -> str | None:
     """The type a function's signature line declares it returns, outer references, lifetimes and wrappers
     (``Option``, ``Result``, ``Box``, ``Promise``...) removed; ``Self`` and ``this`` are ``self_type``."""
@@ -1580,6 +1597,7 @@ def _declared_return(detail: str, self_type: str | None) -> str | None:
     return ret if ret[:1].isupper() else None
 
 
+@functools.lru_cache(maxsize=65536)
 def _rust_visibility(detail: str, external: bool) -> float:
     """How reachable a Rust item is from the calling file, by its signature line: ``pub`` items from anywhere,
     ``pub(crate)`` ones only inside the crate (never from an example or an integration test), private ones only
