@@ -255,7 +255,7 @@ def call_slot(before_name: str) -> tuple[str | None, list[str]]:
         return "value", [n for n in names if n not in ("_", "err")]
     if re.search(r"(?:\bif|\bwhile|\belif|!|&&|\|\||\bnot|\band|\bor)$", t):
         return "cond", []
-    if re.search(r"(?:\breturn|[(,]|\bin)$", t):
+    if re.search(r"(?:\breturn|[(,]|\bin|\bmatch)$", t):
         return "value", []
     return None, []
 
@@ -856,7 +856,13 @@ class ContextService:
         if not lhs:
             # Deeper in the statement (``inst.ulid = (params) => inst.check(core.``): what the statement assigns
             # still names what it computes, less surely.
-            lhs, lhs_weight = statement_target(line_before[: len(line_before) - len(site.partial)]), 0.4
+            statement = line_before[: len(line_before) - len(site.partial)]
+            if site.receiver is None and site.sep and not statement.strip(" \t.:"):
+                k = line - 1  # a chain continued line after line: the statement starts where the chain does
+                while k > 0 and lines[k].lstrip().startswith("."):
+                    k -= 1
+                statement = lines[k] if k >= 0 else ""
+            lhs, lhs_weight = statement_target(statement), 0.4
         caller = enclosing_function(before)
         # Rust: examples, integration tests and benches are crates of their own, which see only ``pub`` items.
         external = language == "rust" and bool(re.match(r"(?:.*/)?(?:examples|tests|benches)/", path))

@@ -17,6 +17,7 @@ from hearth.server.services.context import (
     _method_accepts,
     _module_path_patterns,
     _rust_visibility,
+    call_slot,
     enclosing_function,
     is_sibling,
     receiver_chain,
@@ -165,3 +166,8 @@ def test_statement_target_is_the_name_a_line_assigns() -> None:
     assert statement_target("let mut ab = h(") == ["ab"]
     assert statement_target("if (a == b) f(") == []
     assert statement_target("return f(") == []
+
+
+def test_a_match_scrutinee_is_a_value() -> None:
+    assert call_slot("    match ")[0] == "value"
+    assert call_slot("    let m = ")[0] == "value"
