@@ -284,9 +284,29 @@ def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> floa
             continue
         if len(words) > 1 and low == "".join(w[0] for w in words):
             return 1.0
-        hits = sum(1 for w in words if any(_word_match(w, t) for t in name_terms))
+        hits = sum(
+            1 for w in words if any(_word_match(w, t) for t in name_terms) or _abbreviates_run(w, name_terms)
+        )
         best = max(best, hits / len(words))
     return best
+
+
+def _abbreviates_run(w: str, terms: Sequence[str]) -> bool:
+    """Does ``w`` abbreviate two or more consecutive words of a name, a prefix of each (``bs`` for bool slice,
+    ``ips`` for ip slice, ``uis`` for uint slice, ``sio`` for string io)?"""
+    if not 2 <= len(w) <= 6 or len(terms) < 2:
+        return False
+
+    def rest(i: int, j: int, pieces: int) -> bool:  # w[i:] abbreviates terms[j], terms[j + 1]...
+        if i == len(w):
+            return pieces >= 2
+        if j >= len(terms):
+            return False
+        t = terms[j]
+        ends = range(i + 1, min(len(w), i + len(t)) + 1)
+        return any(t.startswith(w[i:k]) and rest(k, j + 1, pieces + 1) for k in ends)
+
+    return any(rest(0, j, 0) for j in range(len(terms) - 1))
 
 
 _FUNC_DEF = re.compile(
@@ -851,7 +871,13 @@ class ContextService:
             return []
         used = set(identifiers(before[-60_000:]))
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
-        slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
+        # What the call feeds, read before its receiver (``getBS, err := f.``: an assignment to getBS).
+        head_of_call = line_before[: len(line_before) - len(site.partial) - len(site.sep) - len(site.receiver or "")]
+        slot, lhs = call_slot(head_of_call if site.sep else line_before[: len(line_before) - len(site.partial)])
+        if site.sep and lhs and re.search(r"(?:[(,]\s*\w+\s*=|\+=)\s*$", head_of_call):
+            # ``type=click.``: a keyword argument, whose name says what is expected, not what is computed;
+            # ``self.style += _Style.``: the call's result is an operand, the target names the sum.
+            lhs = []
         lhs_weight = 0.8
         if not lhs:
             # Deeper in the statement (``inst.ulid = (params) => inst.check(core.``): what the statement assigns

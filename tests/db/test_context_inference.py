@@ -124,6 +124,10 @@ impl Program {
     "    return new Notification();\n  }\n}\n\nexport function observeNotification(n: any) {\n  return n;\n}\n",
     "flagset/flag.go": "package flagset\n\ntype FlagSet struct{}\n\nfunc NewFlagSet(name string) *FlagSet {\n"
     "\treturn &FlagSet{}\n}\n",
+    "flagset/z_bool_slice.go": "package flagset\n\nfunc (f *FlagSet) GetBoolSlice(name string) ([]bool, error) {\n"
+    "\treturn nil, nil\n}\n",
+    "flagset/a_string_array.go": "package flagset\n\n"
+    "func (f *FlagSet) GetStringArray(name string) ([]string, error) {\n\treturn nil, nil\n}\n",
     "flagset/a_test.go": "package flagset\n\nfunc setUpAFlagSet() *FlagSet {\n\treturn nil\n}\n",
 }
 
@@ -273,3 +277,14 @@ def test_fields_declared_in_other_files_type_a_field_chain(indexed: tuple[Contex
     text = "use crate::exec::Exec;\n\nimpl Exec {\n    fn is_bytes(&self) -> bool {\n        if self.ro.nfa."
     defs = _definitions(service, repo, "src/exec_impl.rs", text)
     assert defs and defs[0] == "src/prog.rs:Program.uses_bytes"
+
+
+def test_the_variables_a_member_call_is_assigned_to_rank_its_callees(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    # ``getBS`` abbreviates Get-Bool-Slice; the assignment is read before the receiver ``f.``.
+    text = "package flagset\n\nfunc TestBS(t *testing.T) {\n\tf := setUpAFlagSet()\n\tgetBS, err := f."
+    defs = _definitions(service, repo, "flagset/bs_test.go", text)
+    assert "flagset/z_bool_slice.go:GetBoolSlice" in defs and "flagset/a_string_array.go:GetStringArray" in defs
+    assert defs.index("flagset/z_bool_slice.go:GetBoolSlice") < defs.index("flagset/a_string_array.go:GetStringArray")

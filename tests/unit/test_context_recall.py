@@ -6,6 +6,7 @@ from __future__ import annotations
 from hearth.server.services.context import (
     UNKNOWN_ROOT,
     ChainStep,
+    _abbreviates_run,
     _annotation_type,
     _binding,
     _count_args,
@@ -171,3 +172,11 @@ def test_statement_target_is_the_name_a_line_assigns() -> None:
 def test_a_match_scrutinee_is_a_value() -> None:
     assert call_slot("    match ")[0] == "value"
     assert call_slot("    let m = ")[0] == "value"
+
+
+def test_a_short_word_abbreviates_a_run_of_a_names_words() -> None:
+    assert _abbreviates_run("bs", ["get", "bool", "slice"])
+    assert _abbreviates_run("ips", ["get", "ip", "slice"])
+    assert _abbreviates_run("uis", ["get", "uint", "slice"])
+    assert not _abbreviates_run("bs", ["get", "string", "array"])
+    assert not _abbreviates_run("ab", ["abc"])  # one word: an ordinary abbreviation, not a run
