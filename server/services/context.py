@@ -421,6 +421,7 @@ class ContextService:
         self._embedding_in_flight: set[str] = set()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        self._type_sets: dict[tuple[int, int], tuple[list[str], frozenset[str]]] = {}
         # Hybrid search's concurrent legs (full text, vectors; symbol names run on the caller's thread) and the
         # definitions source's lookups (identifier definitions, the enclosing call).
         self._legs = ThreadPoolExecutor(max_workers=6, thread_name_prefix="hearth-search")
@@ -1045,6 +1046,10 @@ class ContextService:
                 ret = self._return_type(repo, t, exclude)
                 if ret:
                     resolved.append((ret, w * 0.9))
+            elif t and language == "go" and not known_types and t not in self._type_names_set(repo):
+                # ``f := NewFlagSet(``: Go's exported functions are capitalized like its types
+                ret = self._return_type(repo, t, exclude)
+                resolved.append((ret, w * 0.9) if ret else (t, w))
             elif t:
                 resolved.append((t, w))
         if not resolved and not known_types:
@@ -1188,6 +1193,15 @@ class ContextService:
         if suffix:
             return sorted(suffix, key=len)[:3]
         return sorted((n for n in names if _subsequence(v, n.lower())), key=len)[:3]
+
+    def _type_names_set(self, repo: RepoHandle) -> frozenset[str]:
+        """``_type_names`` as a set (built once per list)."""
+        names = self._type_names(repo)
+        key = (repo.repo_id, repo.snapshot_id)
+        cached = self._type_sets.get(key)
+        if cached is None or cached[0] is not names:
+            cached = self._type_sets[key] = (names, frozenset(names))
+        return cached[1]
 
     def _type_names(self, repo: RepoHandle) -> list[str]:
         """The snapshot's type names (tens of milliseconds to list on a large index): read once, then refreshed

@@ -288,3 +288,12 @@ def test_the_variables_a_member_call_is_assigned_to_rank_its_callees(
     defs = _definitions(service, repo, "flagset/bs_test.go", text)
     assert "flagset/z_bool_slice.go:GetBoolSlice" in defs and "flagset/a_string_array.go:GetStringArray" in defs
     assert defs.index("flagset/z_bool_slice.go:GetBoolSlice") < defs.index("flagset/a_string_array.go:GetStringArray")
+
+
+def test_a_go_variable_from_a_capitalized_constructor_has_its_result_type(
+    indexed: tuple[ContextService, RepoHandle],
+) -> None:
+    service, repo = indexed
+    text = 'package flagset\n\nfunc TestNew(t *testing.T) {\n\tf := NewFlagSet("x")\n\tf.'
+    defs = _definitions(service, repo, "flagset/new_test.go", text)
+    assert defs and all(d.split(":", 1)[1] in ("GetBoolSlice", "GetStringArray") for d in defs)
