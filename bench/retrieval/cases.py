@@ -43,6 +43,48 @@ _PY_STD = {n for t in (list, dict, set, str, bytes, io.StringIO, io.BytesIO, io.
            for n in dir(t)}
 _GO_STD = {"Error", "String", "Write", "Read", "Close", "Len", "Get", "Set", "Flags", "Lookup", "Name", "Parse",
            "SetOutput", "Args", "Wait", "Run", "Reset", "Bytes", "Copy", "WriteString", "Output"}
+# Rust: methods of the prelude's traits and of Option, Result, iterators, slices, Vec, String/str, the collections,
+# smart pointers, locks, integers and chars, and std's free functions reached through a path (`std::process::exit`).
+_RUST_STD = set("""
+    clone clone_from default eq ne cmp partial_cmp lt le gt ge hash fmt to_string to_owned into from try_into try_from
+    as_ref as_mut borrow borrow_mut deref deref_mut drop
+    unwrap expect unwrap_or unwrap_or_else unwrap_or_default unwrap_err expect_err is_some is_none is_ok is_err ok err
+    map map_err map_or map_or_else and_then or_else or and filter take replace get_or_insert get_or_insert_with
+    as_deref as_deref_mut ok_or ok_or_else copied cloned flatten transpose zip unzip insert
+    iter iter_mut into_iter next next_back peek peekable rev enumerate skip skip_while take_while chain collect count
+    last nth fold for_each all any find find_map position max min max_by min_by max_by_key min_by_key sum product
+    filter_map flat_map inspect step_by fuse by_ref partition scan windows chunks split split_at split_off
+    len is_empty push pop extend extend_from_slice truncate clear reserve with_capacity capacity retain dedup sort
+    sort_by sort_by_key sort_unstable binary_search contains starts_with ends_with first get get_mut remove swap
+    drain append as_slice as_mut_slice to_vec into_boxed_slice join concat repeat
+    as_str as_bytes push_str chars char_indices bytes lines trim trim_start trim_end trim_matches parse
+    to_lowercase to_uppercase to_ascii_lowercase to_ascii_uppercase eq_ignore_ascii_case is_char_boundary find rfind
+    splitn rsplit rsplitn split_whitespace strip_prefix strip_suffix matches char_indices into_bytes from_utf8
+    from_utf8_lossy as_os_str to_str to_string_lossy display
+    entry or_insert or_insert_with keys values values_mut contains_key insert remove get_key_value
+    new lock read write try_lock load store fetch_add swap compare_exchange as_ptr into_inner get_ref
+    checked_add checked_sub checked_mul saturating_sub saturating_add wrapping_add wrapping_sub pow abs min max
+    is_alphanumeric is_alphabetic is_numeric is_whitespace is_ascii is_ascii_digit to_digit from_u32 len_utf8
+    encode_utf8 read_to_string read_to_end write_all write_str write_fmt flush exit
+""".split())
+# TypeScript/JavaScript: methods of the built-in objects (Array, String, Object, Promise, Map, Set, Function, Math,
+# JSON, Number, Date, Error, console) and of the DOM's event targets.
+_TS_STD = set("""
+    push pop shift unshift slice splice concat join reverse sort indexOf lastIndexOf includes find findIndex filter
+    map forEach reduce reduceRight some every fill flat flatMap keys values entries at from of isArray
+    charAt charCodeAt codePointAt split substring substr toLowerCase toUpperCase trim trimStart trimEnd padStart
+    padEnd startsWith endsWith replace replaceAll match matchAll search repeat normalize localeCompare
+    toString toFixed valueOf toJSON
+    assign create defineProperty defineProperties freeze getOwnPropertyNames getOwnPropertyDescriptor
+    getPrototypeOf setPrototypeOf hasOwnProperty isPrototypeOf propertyIsEnumerable fromEntries
+    then catch finally resolve reject all allSettled race any
+    get set has delete clear add size
+    call apply bind
+    max min abs floor ceil round random pow sqrt sign trunc log
+    stringify parse isInteger isFinite isNaN parseInt parseFloat now getTime toISOString
+    error warn info debug
+    addEventListener removeEventListener dispatchEvent
+""".split())
 
 
 @dataclass(frozen=True)
@@ -84,7 +126,15 @@ def load(root: Path, registry: LanguageRegistry) -> CorpusFiles:
     return CorpusFiles(root, texts, parsed)
 
 
-def build(corpus: str, language: str, files: CorpusFiles, per_kind: int = 120, seed: int = 0) -> list[Case]:
+def build(
+    corpus: str, language: str, files: CorpusFiles, per_kind: int = 120, seed: int = 0, std_homonyms: bool = False
+) -> list[Case]:
+    """The corpus's cases, ``per_kind`` sampled per kind. Member calls of names that the language's standard
+    library defines on its own types are left out (their gold label would be a homonym), unless ``std_homonyms``
+    (the case set of the runs before 2026-11-26 12:00 kept them in Rust and TypeScript)."""
+    std = {"python": _PY_STD, "go": _GO_STD}
+    if not std_homonyms:
+        std |= {"rust": _RUST_STD, "typescript": _TS_STD}
     defs: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for path, pf in files.parsed.items():
         if pf.language != language:
@@ -115,7 +165,7 @@ def build(corpus: str, language: str, files: CorpusFiles, per_kind: int = 120, s
             row = s.line - 1
             before = lines[row][: s.col] if row < len(lines) else ""
             if before.endswith(".") or before.endswith("::"):
-                if (language == "python" and s.name in _PY_STD) or (language == "go" and s.name in _GO_STD):
+                if s.name in std.get(language, ()):
                     continue
                 kind = "member"
             elif language == "go":

@@ -149,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--embedder", default="none", choices=["none", "hashing", "minilm"])
     ap.add_argument("--database-url", default=os.environ.get("HEARTH_BENCH_DATABASE_URL"))
     ap.add_argument("--out", default=str(RESULTS / "retrieval-recall.json"))
+    ap.add_argument(
+        "--std-homonyms", action="store_true",
+        help="keep Rust/TypeScript member calls of standard-library method names (the case set before 2026-11-26)",
+    )
     ap.add_argument("--dump-misses", default=None, help="write Hearth's misses as JSONL here")
     args = ap.parse_args(argv)
     wanted = {x for x in args.corpus.split(",") if x}
@@ -171,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         root = fetch(corpus)
         files = load(root, registry)
-        cases = build(corpus.name, corpus.language, files, per_kind=args.per_kind)
+        cases = build(corpus.name, corpus.language, files, per_kind=args.per_kind, std_homonyms=args.std_homonyms)
         if args.kind:
             cases = [c for c in cases if c.kind in args.kind.split(",")]
         t0 = time.time()
@@ -212,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "embedder": args.embedder,
         "per_kind": args.per_kind,
+        "std_homonyms": args.std_homonyms,
         "seconds": round(time.time() - started, 1),
         "rows": rows,
         "overall": overall,

@@ -5,6 +5,7 @@ Every query is scoped by repository and snapshot (branch/worktree state), lexica
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -618,6 +619,45 @@ class SearchQueries:
         out: list[tuple[int, int, str | None, str | None, str | None] | None] = [None] * len(spots)
         for r in rows:
             out[int(r[0]) - 1] = (int(r[1]), int(r[2]), r[3], r[4], r[5])
+        return out
+
+    def field_declarations(
+        self, repo_id: int, snapshot_id: int, owners: Sequence[str], field: str, limit: int = 8
+    ) -> list[str]:
+        """How ``field`` is declared in the bodies of the types named ``owners`` (``cmd: &'cmd mut Command``,
+        ``private readonly scheduler: Scheduler``): the text after the field's name and colon, up to the end of the
+        declaration. One round trip: the types' definitions by name (``symbols_def_name``), the chunks spanning
+        them by blob and line (``chunks_blob_start``), filtered by the declaration's pattern; only the lines of
+        each type's own definition are then read (a chunk may hold several types)."""
+        if not owners or not field.isidentifier():
+            return []
+        pattern = (
+            r"(?:^|[\s,(;{])(?:(?:pub(?:\([^)]*\))?|readonly|private|public|protected|static|declare)\s+)*"
+            + field
+            + r"[?!]?\s*:\s*([^,;=\n{})]+)"
+        )
+        with self.conn() as c:
+            rows = c.execute(
+                "SELECT ch.text, ch.start_line, ch.end_line, s.line, s.end_line FROM symbols s"
+                " JOIN LATERAL (SELECT f.path FROM files f WHERE f.repo_id = s.repo_id"
+                "  AND f.content_hash = s.content_hash AND f.snapshot_id = %(snap)s LIMIT 1) f ON true"
+                " JOIN chunks ch ON ch.repo_id = s.repo_id AND ch.content_hash = s.content_hash"
+                "  AND ch.start_line <= s.end_line AND ch.end_line >= s.line"
+                " WHERE s.repo_id = %(repo)s AND s.role = 'def' AND s.name = ANY(%(owners)s)"
+                "  AND s.kind NOT IN ('method', 'function', 'constant', 'variable', 'module')"
+                "  AND ch.text ~ %(pattern)s"
+                " ORDER BY f.path, ch.start_line LIMIT %(limit)s",
+                {"repo": repo_id, "snap": snapshot_id, "owners": list(owners), "pattern": pattern, "limit": limit},
+            ).fetchall()
+        found = re.compile(pattern, re.MULTILINE)
+        out: list[str] = []
+        for text, start, end, line, end_line in rows:
+            lines = str(text).split("\n")
+            body = lines[max(0, len(lines) - (end - start + 1)) :]  # a split definition's pieces start with headers
+            own = "\n".join(body[max(0, line - start) : max(0, end_line - start + 1)])
+            m = found.search(own)
+            if m:
+                out.append(m.group(1).strip())
         return out
 
     def file_symbols(self, repo_id: int, snapshot_id: int, path: str, role: str) -> list[tuple[str, str | None]]:

@@ -189,6 +189,11 @@ _SITE = re.compile(
 )
 _CAP = re.compile(r"[A-Z]\w*")
 CALLABLE_KINDS = frozenset({"function", "method", "class", "macro", "type", "struct", "interface"})
+# TypeScript's interfaces and type aliases exist only for the type checker: nothing calls them.
+JS_CALLABLE_KINDS = CALLABLE_KINDS - {"type", "interface"}
+_TYPED_JS = frozenset({"typescript", "tsx", "javascript"})
+# Languages whose ``self.a.b`` receivers are typed field by field (Python and Go keep the buffer's assignments).
+_FIELD_CHAINS = _TYPED_JS | {"rust"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +257,22 @@ def call_slot(before_name: str) -> tuple[str | None, list[str]]:
         return "value", [n for n in names if n not in ("_", "err")]
     if re.search(r"(?:\bif|\bwhile|\belif|!|&&|\|\||\bnot|\band|\bor)$", t):
         return "cond", []
-    if re.search(r"(?:\breturn|[(,]|\bin)$", t):
+    if re.search(r"(?:\breturn|[(,]|\bin|\bmatch)$", t):
         return "value", []
     return None, []
+
+
+_STATEMENT_TARGET = re.compile(r"\s*(?:(?:const|let|var|val)\s+)?(?:mut\s+)?([^\W\d][\w.]*)\s*(?::[^=]+)?(?::=|=)(?!=)")
+
+
+def statement_target(line_before: str) -> list[str]:
+    """The name a statement assigns (``inst.ulid = ...`` -> ulid, ``const total = ...`` -> total), when the line
+    starts with an assignment."""
+    m = _STATEMENT_TARGET.match(line_before)
+    if not m:
+        return []
+    name = m.group(1).rsplit(".", 1)[-1]
+    return [name] if name not in ("_", "err", "self", "this") else []
 
 
 def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> float:
@@ -268,9 +286,63 @@ def _lhs_match(lhs: Sequence[str], name: str, name_terms: Sequence[str]) -> floa
             continue
         if len(words) > 1 and low == "".join(w[0] for w in words):
             return 1.0
-        hits = sum(1 for w in words if any(_word_match(w, t) for t in name_terms))
+        hits = sum(
+            1 for w in words if any(_word_match(w, t) for t in name_terms) or _abbreviates_run(w, name_terms)
+        )
         best = max(best, hits / len(words))
     return best
+
+
+def _abbreviates_run(w: str, terms: Sequence[str]) -> bool:
+    """Does ``w`` abbreviate two or more consecutive words of a name, a prefix of each (``bs`` for bool slice,
+    ``ips`` for ip slice, ``uis`` for uint slice, ``sio`` for string io)?"""
+    if not 2 <= len(w) <= 6 or len(terms) < 2:
+        return False
+
+    def rest(i: int, j: int, pieces: int) -> bool:  # w[i:] abbreviates terms[j], terms[j + 1]...
+        if i == len(w):
+            return pieces >= 2
+        if j >= len(terms):
+            return False
+        t = terms[j]
+        ends = range(i + 1, min(len(w), i + len(t)) + 1)
+        return any(t.startswith(w[i:k]) and rest(k, j + 1, pieces + 1) for k in ends)
+
+    return any(rest(0, j, 0) for j in range(len(terms) - 1))
+
+
+_FUNC_DEF = re.compile(
+    r"^[ \t]*(?:(?:pub(?:\([^)]*\))?|export|async|static|private|public|protected|unsafe|const|default|override)"
+    r"[ \t]+)*"
+    r"(?:function|func|def|fn)\b[ \t]*(?:\([^)]*\)[ \t]*)?([^\W\d]\w*)",
+    re.MULTILINE,
+)
+
+
+def enclosing_function(before: str) -> str | None:
+    """The name of the function whose body the cursor is in (the last function header of the text before it)."""
+    last = None
+    for m in _FUNC_DEF.finditer(before[-20_000:]):
+        last = m.group(1)
+    return last
+
+
+def is_sibling(name: str, caller: str | None) -> bool:
+    """Is ``name`` a sibling of the function being written: another member of the same family of names
+    (``setUpBSFlagSet`` / ``setUpIPNetFlagSet``, ``newIntValue`` / ``newBoolValue``), sharing its first two words
+    or its first and last words? Parallel implementations rarely call each other; a wrapper calling its helper
+    (``parse`` / ``parseInner``: one name extends the other) is not a sibling."""
+    if not caller or name == caller:
+        return False
+    a, b = name.lower().strip("_"), caller.lower().strip("_")
+    if a[:1] != b[:1]:
+        return False  # no shared first word (the test runs for every candidate: this settles most)
+    if a.startswith(b) or b.startswith(a):
+        return False  # ``uuidv6`` calling ``_uuidv6``: a wrapper and its implementation
+    wa, wb = split_identifier(name), split_identifier(caller)
+    if len(wa) < 2 or len(wb) < 2:
+        return False
+    return wa[:2] == wb[:2] or (wa[0] == wb[0] and wa[-1] == wb[-1])
 
 
 def _word_match(w: str, t: str) -> bool:
@@ -317,7 +389,8 @@ def _type_patterns(var: str, language: str | None) -> list[re.Pattern[str]]:
     t = r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
     # annotations; constructors and calls; Go :=; with ... as; Go parameters; Go var; Rust let x = T::new( / T {
     pats = [
-        rf"\b{v}[ \t]*:[ \t]*[\"']?(?:&[ \t]*)?(?:mut[ \t]+)?(?:Optional\[)?{t}",  # annotations, TS/Rust types
+        # annotations, TS/Rust types (Rust references with a lifetime: ``cmd: &'cmd mut Command``)
+        rf"\b{v}[ \t]*:[ \t]*[\"']?(?:&[ \t]*(?:'\w+[ \t]+)?)?(?:mut[ \t]+)?(?:Optional\[)?{t}",
         rf"\b{v}[ \t]*(?::[ \t]*[^=]+)?=[ \t]*(?:await[ \t]+)?(?:new[ \t]+)?&?{t}[ \t]*[\(\{{<]",
         rf"\b{v}[ \t]*:=[ \t]*&?{t}[ \t]*[\(\{{]",  # Go short declarations
         rf"\bwith[ \t]+{t}[ \t]*\(.*\bas[ \t]+{v}\b",  # Python with ... as var
@@ -350,6 +423,7 @@ class ContextService:
         self._embedding_in_flight: set[str] = set()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        self._type_sets: dict[tuple[int, int], tuple[list[str], frozenset[str]]] = {}
         # Hybrid search's concurrent legs (full text, vectors; symbol names run on the caller's thread) and the
         # definitions source's lookups (identifier definitions, the enclosing call).
         self._legs = ThreadPoolExecutor(max_workers=6, thread_name_prefix="hearth-search")
@@ -785,6 +859,9 @@ class ContextService:
         site = cursor_site(line_before)
         language = parsed.language
         before = "\n".join([*lines[max(0, line - 400) : line], line_before])
+        # Types and fields are declared anywhere above (a struct at the top of a long file): receivers are typed from
+        # the whole text before the cursor.
+        head = text[: sum(len(x) + 1 for x in lines[:line]) + col]
         imports = [s for s in parsed.symbols if s.role == "import"]
         cur_dir = str(PurePosixPath(path).parent)
         cands: list[tuple[float, DefRow]] = []
@@ -792,8 +869,11 @@ class ContextService:
         partial = site.partial.lower()
         # Only callables whose name starts with what is typed (is it, for ``exact``) can be ranked: the queries
         # leave the rest out, so that their limits never cut the candidates that count.
-        flt: dict[str, Any] = {"kinds": sorted(CALLABLE_KINDS), "prefix": partial or None, "exact": exact}
-        if site.receiver is None:
+        callable_kinds = JS_CALLABLE_KINDS if language in _TYPED_JS else CALLABLE_KINDS
+        flt: dict[str, Any] = {"kinds": sorted(callable_kinds), "prefix": partial or None, "exact": exact}
+        if site.receiver is None and site.sep:
+            pass  # ``).`` or a line starting with ``.``: a chain's member, typed below
+        elif site.receiver is None:
             by_name = {(s.detail or s.name): s for s in imports}
             if by_name:
                 for d in self.store.def_symbols(
@@ -812,17 +892,45 @@ class ContextService:
                     if _stem_parent(d.path)[1] == cur_dir or (cur_dir == "." and "/" not in d.path):
                         cands.append((0.9, d))
         else:
-            cands = self._members(repo, path, site, before, language, imports, exclude, flt)
+            cands = self._members(repo, path, site, head, language, imports, exclude, flt)
+        if not cands and site.sep and (site.receiver is None or "()" in site.receiver):
+            # A chain (``Command::new("git").about("x").``, a builder continued on the next line): the type its
+            # calls return, step by step.
+            chain = receiver_chain(before[: len(before) - len(site.partial)][:-len(site.sep)] if site.sep else "")
+            chain_types = self._chain_type(repo, chain, head, language) if chain else []
+            if chain_types:
+                cands = self._members(repo, path, site, head, language, imports, exclude, flt, chain_types)
         cands = [
             (w, d)
             for w, d in cands
-            if d.kind in CALLABLE_KINDS and (d.name.lower() == partial if exact else d.name.lower().startswith(partial))
+            if d.kind in callable_kinds and (d.name.lower() == partial if exact else d.name.lower().startswith(partial))
         ]
         if not cands:
             return []
         used = set(identifiers(before[-60_000:]))
         near = set(query_terms("\n".join(lines[max(0, line - 6) : line + 1])))
-        slot, lhs = call_slot(line_before[: len(line_before) - len(site.partial)])
+        # What the call feeds, read before its receiver (``getBS, err := f.``: an assignment to getBS).
+        head_of_call = line_before[: len(line_before) - len(site.partial) - len(site.sep) - len(site.receiver or "")]
+        slot, lhs = call_slot(head_of_call if site.sep else line_before[: len(line_before) - len(site.partial)])
+        if site.sep and lhs and re.search(r"(?:[(,]\s*\w+\s*=|\+=)\s*$", head_of_call):
+            # ``type=click.``: a keyword argument, whose name says what is expected, not what is computed;
+            # ``self.style += _Style.``: the call's result is an operand, the target names the sum.
+            lhs = []
+        lhs_weight = 0.8
+        if not lhs:
+            # Deeper in the statement (``inst.ulid = (params) => inst.check(core.``): what the statement assigns
+            # still names what it computes, less surely.
+            statement = line_before[: len(line_before) - len(site.partial)]
+            if site.receiver is None and site.sep and not statement.strip(" \t.:"):
+                k = line - 1  # a chain continued line after line: the statement starts where the chain does
+                while k > 0 and lines[k].lstrip().startswith("."):
+                    k -= 1
+                statement = lines[k] if k >= 0 else ""
+            lhs, lhs_weight = statement_target(statement), 0.4
+        caller = enclosing_function(before)
+        # Rust: examples, integration tests and benches are crates of their own, which see only ``pub`` items.
+        external = language == "rust" and bool(re.match(r"(?:.*/)?(?:examples|tests|benches)/", path))
+        continued = site.receiver is None and line_before.strip() == site.sep + site.partial
         pop = self.store.ref_counts(rid, snap, list(dict.fromkeys(d.name for _, d in cands))[:500])
 
         def factor(name: str, detail: str) -> float:
@@ -832,12 +940,22 @@ class ContextService:
                 score *= 0.3
             if name not in used:
                 score *= 1.6
+            if is_sibling(name, caller):
+                score *= 0.5
+            if language == "rust":
+                score *= _rust_visibility(detail, external)
+                if continued and _declared_return(detail, "Self") == "Self":
+                    score *= 1.5  # a chain continued line after line is a builder: its links return Self
             score *= 1.0 + 0.15 * np.log1p(pop.get(name, 0))
             name_terms = query_terms(name)
             overlap = len(near & set(name_terms))
             score *= 1.0 + 0.25 * overlap
             if lhs:  # ``levenshteinDistance := ld(``, ``cfg := GetActiveHelpConfig(``
-                score *= 1.0 + 0.8 * _lhs_match(lhs, name, name_terms)
+                match = _lhs_match(lhs, name, name_terms)
+                ret = _declared_return(detail, None)
+                if ret and match < 1.0:  # ``let styled = self.cmd.`` -> ``fn write_help_err(..) -> StyledStr``
+                    match = max(match, 0.6 * _lhs_match(lhs, ret, query_terms(ret)))
+                score *= 1.0 + lhs_weight * match
             if slot:
                 returns = _result_kind(detail, language)
                 if slot == "value" and returns == "none":
@@ -889,12 +1007,20 @@ class ContextService:
         imports: Sequence[Any],
         exclude: Sequence[str],
         flt: dict[str, Any],
+        known_types: Sequence[str] = (),
     ) -> list[tuple[float, DefRow]]:
+        """Candidate members for ``recv.``: a module's top-level definitions, or the members of the receiver's
+        type (``known_types`` when the caller inferred them) and of its bases."""
         rid, snap = repo.repo_id, repo.snapshot_id
-        recv = site.receiver or ""
+        recv = "" if known_types else site.receiver or ""
         root = re.split(r"\.|::", recv)[0].removesuffix("()")
         last = re.split(r"\.|::", recv)[-1].removesuffix("()")
         out: list[tuple[float, DefRow]] = []
+        if not known_types and language in _TYPED_JS and recv == root and _CAP.fullmatch(root):
+            # ``Notification.createNext(``: an imported class's static members before the module's functions.
+            typed = self._members(repo, path, site, before, language, imports, exclude, flt, known_types=[root])
+            if typed:
+                return typed
         # A module or package: its top-level definitions.
         if "()" not in recv:
             for imp in imports:
@@ -908,24 +1034,48 @@ class ContextService:
                     module = f"{module}.{rest.replace('::', '.')}"
                 patterns = _module_path_patterns(module, path, language)
                 rows = self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)
-                out += [(1.0, d) for d in rows]
+                out += [(_depth_weight(d.path, patterns), d) for d in rows]
+            if not out and language == "rust" and site.sep == "::" and root == recv and root[:1].islower():
+                # ``backtrack::`` with no ``use``: a module of the crate (``mod backtrack;``), in backtrack.rs or
+                # backtrack/mod.rs.
+                patterns = _module_path_patterns(root, path, language)
+                out += [(0.9, d) for d in self.store.path_def_symbols(rid, snap, patterns, exclude, limit=3000, **flt)]
             if out:
                 return out
-        types: list[tuple[str, float]] = []
-        if recv in ("self", "this", "Self", "cls"):
+        types: list[tuple[str, float]] = [(t, 1.0) for t in known_types]
+        if known_types:
+            pass
+        elif recv in ("self", "this", "Self", "cls"):
             types += [(t, 1.0) for t in _enclosing_types(before, language)]
+            # The bases named on the enclosing class's header (the file itself is not searched: its own class row
+            # is not there to name them), and the trait an ``impl Trait for T`` block implements.
+            types += [(b, 0.9) for b in _enclosing_bases(before) if b not in dict(types)]
         elif _CAP.fullmatch(last) and (site.sep == "::" or language in ("python", "typescript", "javascript")):
-            types.append((last, 1.0))
+            # ``use crate::error::Error as ClapError``: the type's own name
+            original = next((imp.detail for imp in imports if imp.name == last and imp.detail), None)
+            types.append((original or last, 1.0))
+        if not types and language in _FIELD_CHAINS and re.fullmatch(r"(?:self|this)(?:\.\w+)+", recv):
+            # ``self.ro.nfa.``: each field's type from its declaration (in the buffer, else in the type's body)
+            types += [(t, 1.0) for t in self._chain_type(repo, receiver_chain(recv), before, language)]
         if not types and recv.endswith("()"):  # a call's result: the method's declared return type
             ret = self._return_type(repo, last, exclude)
             if ret:
                 types.append((ret, 0.9))
+        recent = _recent_lines(before)  # variables are typed from the last few hundred lines
+        bound = _binding(recv, recent) if not types and re.fullmatch(r"[^\W\d]\w*", recv) else None
+        chain = receiver_chain(bound[0]) if bound is not None else []
+        if bound is not None and (bound[1] or any(st.sep == "." and st.call for st in chain[1:])):
+            # ``let ma = self.get_mut(arg).expect(..);``, ``for sc in cmd.get_subcommands() {``: the type of the
+            # chain of calls the variable was bound to (an element of it for a loop variable), not its first link's.
+            types += [(t, 0.9) for t in self._chain_type(repo, chain, before, language, element=bound[1])]
         if not types:
             for var in dict.fromkeys([recv, last]):
-                found = _infer_type(var, before, language)
+                found = _infer_type(var, recent, language)
                 if found:
                     types.append((found, 1.0))
                     break
+        if not types and chain and not (len(chain) == 1 and not chain[0].call):
+            types += [(t, 0.9) for t in self._chain_type(repo, chain, before, language)]  # ``cfg := load(path)``
         resolved: list[tuple[str, float]] = []
         for t, w in types:
             t = t.rsplit(".", 1)[-1].rsplit("::", 1)[-1]
@@ -933,9 +1083,13 @@ class ContextService:
                 ret = self._return_type(repo, t, exclude)
                 if ret:
                     resolved.append((ret, w * 0.9))
+            elif t and language == "go" and not known_types and t not in self._type_names_set(repo):
+                # ``f := NewFlagSet(``: Go's exported functions are capitalized like its types
+                ret = self._return_type(repo, t, exclude)
+                resolved.append((ret, w * 0.9) if ret else (t, w))
             elif t:
                 resolved.append((t, w))
-        if not resolved:
+        if not resolved and not known_types:
             resolved = [(t, 0.6) for t in self._types_named_like(repo, last)]
         if not resolved and split_identifier(last):
             resolved = [(t, 0.5) for t in self._types_named_like(repo, split_identifier(last)[-1])]
@@ -958,6 +1112,104 @@ class ContextService:
                     out.append((bases.get(_owner_type(d), 0.6), d))
         return out
 
+    def _chain_type(
+        self,
+        repo: RepoHandle,
+        chain: Sequence[ChainStep],
+        before: str,
+        language: str | None,
+        element: bool = False,
+    ) -> list[str]:
+        """The types a chain of calls may evaluate to (at most ``CHAIN_TYPES``, usually one): its root typed from
+        the buffer (``self``, a variable, a type named before ``::``), then each call's declared return type on
+        the types so far, ``Self`` being the type the method belongs to. A call whose definitions on the types so
+        far disagree keeps every answer; more than ``CHAIN_TYPES`` leave the chain untyped. The calls' definitions
+        are read in one round trip. ``before`` is the whole buffer before the cursor (the enclosing ``impl`` and the
+        struct's fields may be far above). With ``element``, the last call's result is a collection or an iterator
+        and the type of its elements is wanted (a loop variable)."""
+        while len(chain) > 1 and chain[1].sep == "::" and not chain[0].call and not _CAP.match(chain[0].name):
+            chain = chain[1:]  # a module path: ``clap::Command::new(``, ``crate::x::f(``
+        first = chain[0]
+        types: set[str] | None = None  # None: unknown (any type)
+        rest = list(chain[1:])
+        if first.name == UNKNOWN_ROOT:
+            pass  # typed by the calls that follow
+        elif first.name in ("self", "this", "Self"):
+            found = _enclosing_types(before, language)
+            if not found:
+                return []
+            types = {found[0]}
+        elif _CAP.fullmatch(first.name) and not first.call:
+            types = {first.name}
+        elif not first.call:
+            t = _infer_type(first.name, _recent_lines(before), language)
+            if not t:
+                return []
+            types = {t.rsplit(".", 1)[-1].rsplit("::", 1)[-1]}
+        else:
+            rest = list(chain)  # a free function's result
+        calls = [st.name for st in rest if st.call]
+        defs = self.store.def_symbols(
+            repo.repo_id, repo.snapshot_id, list(dict.fromkeys(calls)), (), limit=400, kinds=["function", "method"]
+        ) if calls else []
+        by_name: dict[str, list[DefRow]] = {}
+        for d in defs:
+            by_name.setdefault(d.name, []).append(d)
+        for i, st in enumerate(rest):
+            if not st.call:  # a field
+                if types is None or len(types) != 1:
+                    return []
+                field_type = self._field_type(repo, next(iter(types)), st.name, before, language)
+                if not field_type:
+                    return []
+                types = {field_type}
+                continue
+            options = [
+                d for d in by_name.get(st.name, []) if _method_accepts(d.detail or "", st.sep, st.args, language)
+            ]
+            own = [d for d in options if types is None or _owner_type(d) in types]
+            if not own and types and st.name in _SAME_TYPE_CALLS:
+                continue  # ``.clone()``, ``.unwrap()``: the same type (or what it wraps) on
+            if not own and types and options and all(_owner_type(d) for d in options):
+                own = options  # a trait's or a base's method: any definition of the name
+            if element and i == len(rest) - 1:
+                nxt = {_element_type(d.detail or "", _owner_type(d) or None) for d in own}
+            else:
+                nxt = {_declared_return(d.detail or "", _owner_type(d) or None) for d in own}
+            nxt.discard(None)
+            if not nxt or len(nxt) > CHAIN_TYPES:
+                return []
+            types = {t for t in nxt if t}
+        if element and (not rest or not rest[-1].call):
+            return []  # the elements of a field or a variable: not known here
+        return sorted(types) if types else []
+
+    def _field_type(self, repo: RepoHandle, owner: str, field: str, before: str, language: str | None) -> str | None:
+        """The type of ``owner``'s field: a tuple struct's n-th field (``self.0``) or a field annotated in the
+        buffer (``cmd: &'cmd Command``), else the type the field's name abbreviates (``cmd`` -> Command)."""
+        if field.isdigit():
+            m = re.search(rf"\bstruct\s+{re.escape(owner)}\s*(?:<[^>]*>)?\s*\(([^;{{]*)\)\s*;", before)
+            if not m:
+                return None
+            parts = _split_params(m.group(1))
+            n = int(field)
+            if n >= len(parts):
+                return None
+            names = [x for x in re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+", "", parts[n])) if x not in ("pub", "crate")]
+            while names and names[0] in _WRAPPERS and len(names) > 1:
+                names = names[1:]
+            return names[0] if names and names[0][:1].isupper() else None
+        found = _infer_type(field, before, language)
+        if not found:  # declared in the type's body in another file
+            for decl in self.store.field_declarations(repo.repo_id, repo.snapshot_id, [owner], field):
+                found = _annotation_type(decl)
+                if found:
+                    break
+        if not found:
+            named = self._types_named_like(repo, field)
+            found = named[0] if named else None
+        return found.rsplit(".", 1)[-1].rsplit("::", 1)[-1] if found else None
+
     def _return_type(self, repo: RepoHandle, func: str, exclude: Sequence[str]) -> str | None:
         for d in self.store.def_symbols(repo.repo_id, repo.snapshot_id, [func], (), limit=5):
             found = re.findall(r"(?:->|\)\s*:|\))\s*&?(?:mut\s+)?\*?([A-Z]\w*)", d.detail or "")
@@ -978,6 +1230,15 @@ class ContextService:
         if suffix:
             return sorted(suffix, key=len)[:3]
         return sorted((n for n in names if _subsequence(v, n.lower())), key=len)[:3]
+
+    def _type_names_set(self, repo: RepoHandle) -> frozenset[str]:
+        """``_type_names`` as a set (built once per list)."""
+        names = self._type_names(repo)
+        key = (repo.repo_id, repo.snapshot_id)
+        cached = self._type_sets.get(key)
+        if cached is None or cached[0] is not names:
+            cached = self._type_sets[key] = (names, frozenset(names))
+        return cached[1]
 
     def _type_names(self, repo: RepoHandle) -> list[str]:
         """The snapshot's type names (tens of milliseconds to list on a large index): read once, then refreshed
@@ -1150,6 +1411,9 @@ def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_JS_EXT = re.compile(r"\.(?:js|mjs|cjs|jsx)$")
+
+
 def _module_path_patterns(module: str, current_path: str, language: str | None) -> list[str]:
     """LIKE patterns for the files that implement an imported module or package."""
     mod = module.strip("\"'")
@@ -1171,7 +1435,16 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
                 base = base.parent
             rest = mod.lstrip(".").replace(".", "/")
             stem = str(PurePosixPath(base, rest)) if rest else str(base)
-        stem = _like_escape(stem.lstrip("./"))
+        stem = stem.lstrip("./")
+        if "/" in mod and (m := _JS_EXT.search(stem)):  # TS imports name the emitted file: ./util.js is util.ts
+            stem = stem[: m.start()]
+        if "/" in mod and (stem == "index" or stem.endswith("/index")):
+            # A directory's index is a barrel (``export * from "./api.js"``): the directory's files define its names.
+            folder = _like_escape(stem.removesuffix("index").rstrip("/"))
+            return [folder + "/%"] if folder else ["%"]
+        stem = _like_escape(stem)
+        if "/" in mod and language in ("typescript", "javascript", "tsx"):
+            return [stem + ".%", stem + "/%"]  # a file, or a directory (its index and what the index re-exports)
         return [stem + ".%", stem + "/index.%", stem + "/__init__.py"]
     if language == "go":
         last = _like_escape(mod.rstrip("/").rsplit("/", 1)[-1])
@@ -1179,6 +1452,275 @@ def _module_path_patterns(module: str, current_path: str, language: str | None) 
     sep_mod = mod.replace("::", "/").replace(".", "/").removeprefix("crate/")
     stem = _like_escape(sep_mod)
     return [f"{stem}.%", f"%/{stem}.%", f"{stem}/%", f"%/{stem}/%"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStep:
+    """One link of a receiver chain: the separator before it (``""`` for the root), its name, whether it is
+    called."""
+
+    sep: str
+    name: str
+    call: bool
+    args: int | None = None  # how many arguments the call passes (None: not a call)
+
+
+CHAIN_TYPES = 3  # a chain link whose definitions disagree on more result types than this leaves the chain untyped
+UNKNOWN_ROOT = "?"  # a chain's root whose type the buffer cannot tell (a macro's or an expression's result)
+_LINE_COMMENT = re.compile(r"//[^\n\"']*$", re.MULTILINE)  # a comment ending a line (no quote after it)
+# Methods of the standard library that keep the receiver's type (or unwrap it): a chain goes on through them.
+_SAME_TYPE_CALLS = frozenset(
+    "clone to_owned unwrap expect unwrap_or_default as_ref as_mut borrow borrow_mut lock into_inner".split()
+)
+_CLOSERS = {")": "(", "]": "[", ">": "<"}
+
+
+def receiver_chain(text: str, limit: int = 2000) -> list[ChainStep]:
+    """The chain of names and calls that ends ``text`` (the receiver before a ``.``/``::``), root first:
+    ``Command::new("git")\n    .about("x")`` gives ``Command``, ``::new()``, ``.about()``. Arguments, turbofish
+    generics, ``?`` and ``!`` are skipped (an indexed element ends the chain: its type is unknown); whitespace and
+    line breaks between links are allowed. Empty when the text does not end with such a chain."""
+    t = _LINE_COMMENT.sub("", text[-limit:])
+    i = len(t)
+    steps: list[ChainStep] = []
+    while True:
+        while i > 0 and t[i - 1].isspace():
+            i -= 1
+        while i > 0 and t[i - 1] in "?!":
+            i -= 1
+        call = False
+        args = 0
+        if i > 0 and t[i - 1] == "]":
+            return []  # an element of a collection: its type is not the collection's
+        if i > 0 and t[i - 1] == ")":
+            call = True
+            depth = 0
+            j = i
+            while j > 0:
+                ch = t[j - 1]
+                if ch in ")]":
+                    depth += 1
+                elif ch in "([":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j -= 1
+            if j == 0:
+                return []
+            args = _count_args(t[j:i - 1])
+            i = j - 1
+            if i >= 2 and t[i - 1] == ">" and "::<" in t[max(0, i - 200) : i]:  # turbofish: f::<T>(
+                i = t.rindex("::<", 0, i)
+        if call and i > 0 and t[i - 1] == "!":
+            i -= 1  # a macro's result (``arg!(--color)``): ends the chain as an unknown root
+            steps.insert(0, ChainStep("", UNKNOWN_ROOT, False))
+            break
+        k = i
+        while k > 0 and (t[k - 1].isalnum() or t[k - 1] == "_" or t[k - 1] == "$"):
+            k -= 1
+        if k < i and t[k:i].isdigit() and not call and t[k - 1 : k] == ".":
+            pass  # a tuple field: ``self.0``
+        elif k == i or t[k].isdigit():
+            if steps and call:  # ``(a + b).len()``, ``[x].iter()``: a value of unknown type
+                steps.insert(0, ChainStep("", UNKNOWN_ROOT, False))
+                break
+            return []
+        name = t[k:i]
+        j = k
+        while j > 0 and t[j - 1].isspace():
+            j -= 1
+        sep = ""
+        if t[max(0, j - 2) : j] == "::":
+            sep = "::"
+        elif j > 0 and t[j - 1] == "." and t[max(0, j - 2) : j] != "..":
+            sep = "."
+        steps.insert(0, ChainStep(sep, name, call, args if call else None))
+        if not sep or len(steps) > 12:
+            break
+        i = j - len(sep)
+    if steps:
+        steps[0] = replace(steps[0], sep="")
+    if len(steps) == 1 and steps[0].name == UNKNOWN_ROOT:
+        return []
+    return steps
+
+
+def _count_args(inner: str) -> int:
+    """How many arguments a call's text between its parentheses passes (commas at depth zero, strings skipped)."""
+    if not inner.strip():
+        return 0
+    depth, n, quote = 0, 1, ""
+    for i, ch in enumerate(inner):
+        if quote:
+            if ch == quote and inner[i - 1 : i] != "\\":
+                quote = ""
+        elif ch in "\"'`" and not (ch == "'" and i + 2 < len(inner) and inner[i + 2] != "'"):
+            quote = ch  # a string (a Rust lifetime's quote is not one)
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            n += 1
+    return n - (1 if inner.rstrip().endswith(",") else 0)
+
+
+@functools.lru_cache(maxsize=65536)
+def _method_accepts(detail: str, sep: str, args: int | None, language: str | None) -> bool:
+    """Can the definition on this signature line be called as this chain step? A Rust method called with ``.``
+    takes ``self``; and a signature complete on its line takes as many arguments as the call passes (optional and
+    rest parameters aside)."""
+    m = re.search(r"\((.*)\)", detail)
+    if language == "rust" and sep == ".":
+        if not re.search(r"\(\s*(?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self\b", detail):
+            return False
+    if args is None or m is None or "(" in m.group(1):
+        return True
+    params = [x for x in _split_params(m.group(1)) if x.strip()]
+    if language == "rust" and params and re.match(r"\s*(?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self\b", params[0]):
+        params = params[1:]
+    if any("?" in x.split(":", 1)[0] or "=" in x or x.strip().startswith(("...", "*")) for x in params):
+        return args <= len(params) or any(x.strip().startswith(("...", "*")) for x in params)
+    return len(params) == args
+
+
+def _split_params(text: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "<[{":
+            depth += 1
+        elif ch in ">]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+_RET = re.compile(r"(?:->|\)\s*:)\s*(.+?)\s*(?:\bwhere\b.*)?[{;]?\s*$")
+_WRAPPERS = frozenset({"Option", "Result", "Box", "Rc", "Arc", "RefCell", "Cell", "Mutex", "RwLock", "Promise"})
+
+
+# What holds or yields elements: the element is the type inside (``impl Iterator<Item = &Arg>``, ``Vec<Arg>``,
+# ``&[Arg]``, ``Arg[]``, ``list[Arg]``).
+_COLLECTIONS = frozenset(
+    """Iterator IntoIterator DoubleEndedIterator ExactSizeIterator Vec VecDeque Iter IterMut IntoIter Cloned
+    Copied Array ReadonlyArray Iterable IterableIterator Generator Set HashSet BTreeSet list List Sequence tuple
+    set frozenset Iterable AsyncIterator AsyncIterable Observable""".split()
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _element_type(detail: str, self_type: str | None) -> str | None:
+    """The type of the elements of what a function's signature line declares it returns (``-> impl Iterator<Item =
+    &Command>``: Command); None when it returns no collection or iterator."""
+    m = _RET.search(detail)
+    if not m:
+        return None
+    names = [
+        n for n in re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+|\bItem\s*=", "", m.group(1)))
+        if n not in ("mut", "dyn", "impl", "const", "crate", "super", "_")
+    ]
+    if not names or (names[0] not in _COLLECTIONS and not re.search(r"\[\s*\]|^\s*&?\s*\[", m.group(1))):
+        return None
+    while names and (names[0] in _COLLECTIONS or names[0] in _WRAPPERS):
+        names = names[1:]
+    if not names:
+        return None
+    ret = names[0]
+    if ret in ("Self", "this"):
+        return self_type
+    return ret if ret[:1].isupper() else None
+
+
+def _recent_lines(text: str, n: int = 400) -> str:
+    """The last ``n`` lines of ``text``."""
+    i = len(text)
+    for _ in range(n):
+        i = text.rfind("\n", 0, i)
+        if i < 0:
+            return text
+    return text[i + 1 :]
+
+
+def _annotation_type(decl: str) -> str | None:
+    """The type a field's annotation names, references, lifetimes and the wrappers that dereference or may hold
+    it (``&'cmd mut Command``, ``Arc<ExecReadOnly>``, ``Option<Scheduler>``, ``Scheduler | null``) removed."""
+    names = [
+        n for n in re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+", "", decl))
+        if n not in ("mut", "dyn", "impl", "const", "crate", "super", "readonly", "null", "undefined")
+    ]
+    while names and names[0] in _WRAPPERS and len(names) > 1:
+        names = names[1:]
+    return names[0] if names and names[0][:1].isupper() else None
+
+
+def _binding(var: str, before: str) -> tuple[str, bool] | None:
+    """The expression ``var`` was last bound to in the buffer (``let var = expr;``, ``var := expr``, ``const var =
+    expr``, ``var = expr``), or iterated over (``for var in expr``, ``for (const var of expr)``: then True)."""
+    v = re.escape(var)
+    pat = re.compile(
+        rf"(?:\b(?:let|const|var)\s+(?:mut\s+)?{v}\s*(?::[^=\n]+)?=(?!=)|^[ \t]*{v}\s*:?=(?!=))\s*(?P<expr>[^\n;]+)"
+        rf"|\bfor\s*\(?\s*(?:(?:const|let|var)\s+)?(?:mut\s+)?{v}\s+(?:in|of)\s+(?P<iter>[^\n]+)",
+        re.MULTILINE,
+    )
+    last = None
+    for m in pat.finditer(before[-40_000:]):
+        last = m
+    if last is None:
+        return None
+    if last.group("iter") is not None:
+        expr = re.sub(r"\s*[{:]\s*$", "", last.group("iter").strip())
+        if expr.count(")") > expr.count("("):  # ``for (const x of expr)``
+            expr = expr[: expr.rindex(")")].rstrip()
+        return expr, True
+    return re.sub(r"[;{]\s*$", "", last.group("expr").strip()), False
+
+
+@functools.lru_cache(maxsize=65536)
+def _declared_return(detail: str, self_type: str | None) -> str | None:
+    """The type a function's signature line declares it returns, outer references, lifetimes and wrappers
+    (``Option``, ``Result``, ``Box``, ``Promise``...) removed; ``Self`` and ``this`` are ``self_type``."""
+    m = _RET.search(detail)
+    if not m:
+        return None
+    names = re.findall(r"[A-Za-z_]\w*", re.sub(r"'\w+", "", m.group(1)))
+    names = [n for n in names if n not in ("mut", "dyn", "impl", "const", "crate", "super")]
+    while names and names[0] in _WRAPPERS and len(names) > 1:
+        names = names[1:]
+    if not names:
+        return None
+    ret = names[0]
+    if ret in ("Self", "this"):
+        return self_type
+    return ret if ret[:1].isupper() else None
+
+
+@functools.lru_cache(maxsize=65536)
+def _rust_visibility(detail: str, external: bool) -> float:
+    """How reachable a Rust item is from the calling file, by its signature line: ``pub`` items from anywhere,
+    ``pub(crate)`` ones only inside the crate (never from an example or an integration test), private ones only
+    in their own module (another file rarely)."""
+    sig = detail.lstrip()
+    if sig.startswith("pub ") or sig.startswith("pub("):
+        return 0.2 if external and sig.startswith("pub(") else 1.0
+    if re.match(r"(?:(?:const|async|unsafe|extern\s+\"\w+\")\s+)*fn\b", sig):
+        return 0.2 if external else 0.6
+    return 1.0
+
+
+def _depth_weight(path: str, patterns: Sequence[str]) -> float:
+    """A module's definition found through a directory pattern (``dir/%``) counts less the deeper it lies below
+    the directory: the directory's own files first (what its index re-exports), then its subdirectories'."""
+    for p in patterns:
+        if p.endswith("/%") and not p.endswith("%/%"):
+            rest = path[len(p) - 1 :] if path.startswith(p[:-1].replace("\\", "")) else ""
+            if "/" in rest:
+                return 0.7
+    return 1.0
 
 
 def _enclosing_types(before: str, language: str | None) -> list[str]:
@@ -1194,6 +1736,29 @@ def _enclosing_types(before: str, language: str | None) -> list[str]:
             if best is None or m.start() > best[0]:
                 best = (m.start(), m.group(1))
     return [best[1]] if best else []
+
+
+_CLASS_HEADER = re.compile(
+    r"^[ \t]*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+[A-Za-z_]\w*[^\n]*"
+    r"|^[ \t]*impl\b[^\n]*",
+    re.MULTILINE,
+)
+
+
+def _enclosing_bases(before: str) -> list[str]:
+    """The bases of the class the cursor is in (``class A extends B implements C``, ``class A(B):``), or the
+    trait of the ``impl Trait for T`` block it is in."""
+    last = None
+    for m in _CLASS_HEADER.finditer(before[-40_000:]):
+        last = m.group(0).strip()
+    if last is None:
+        return []
+    if last.startswith("impl"):
+        if not re.search(r"\sfor\s", last):
+            return []  # an inherent impl: no trait
+        trait = re.match(r"impl(?:<[^>]*>)?\s+([\w:]+)", last)
+        return [trait.group(1).rsplit("::", 1)[-1]] if trait else []
+    return _bases(last)
 
 
 def _infer_type(var: str, before: str, language: str | None) -> str | None:
