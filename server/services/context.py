@@ -445,6 +445,7 @@ class ContextService:
         vector: np.ndarray | None = None,
         use_vectors: bool = True,
         vector_deadline_s: float | None = None,
+        use_names: bool = True,
     ) -> list[Hit]:
         """Hybrid search: full text, symbol names and vectors, fused with RRF; best first.
 
@@ -460,6 +461,8 @@ class ContextService:
         # rarest of them (by the repository's term statistics).
         words = [w for w in query_terms(query[-4000:], limit=256) if w not in _LOWER_KEYWORDS][-24:]
         idents = [i for i in dict.fromkeys(identifiers(query[:20_000])) if _code_like(i, query)][:24]
+        if not use_names:
+            idents = []
         rid, snap = repo.repo_id, repo.snapshot_id
         embedder = self.embedder if use_vectors and query.strip() else None
 
@@ -1283,7 +1286,10 @@ class ContextService:
         self, repo: RepoHandle, query: str, exclude: Sequence[str], vec: np.ndarray | None
     ) -> list[Hit]:
         """Hybrid search that never embeds the query here: vectors only when one is at hand."""
-        return self.search(repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None)
+        # No symbol-name leg: the definitions source already looks up the identifiers near the cursor.
+        return self.search(
+            repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None, use_names=False
+        )
 
     def _refresh_query_vector(self, key: str, query: str) -> None:
         """Embed the query for the next request of this document, off the request's path."""
