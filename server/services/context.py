@@ -1322,8 +1322,10 @@ class ContextService:
             if doc.path is None or doc.path == path:
                 continue
             best: tuple[float, int] | None = None
+            n_want = len(want)
             for start, ids in self._window_sets(doc.path, doc.text):
-                j = len(want & ids) / len(want | ids)
+                inter = len(want & ids)  # |want | ids| = |want| + |ids| - |want & ids|: no union set built
+                j = inter / (n_want + len(ids) - inter)
                 if best is None or j > best[0]:
                     best = (j, start)
             if best and best[0] >= 0.08:
