@@ -49,6 +49,10 @@ SUFFIX_MAX_CHARS = 1_200  # the suffix is bounded (it follows the cursor, so it 
 PREFIX_ALIGN_LINES = 32  # the prefix window starts on a multiple of this: it moves once every 32 lines
 TYPING_PAUSE_S = 1.0  # intervals longer than this are pauses, not typing
 SINGLE_LINE_MAX_TOKENS = 48
+# A line's context is refreshed in the background once the editor has been quiet this long after a
+# finished word; any newer completion request first cancels a refresh still waiting (a refresh that ran
+# beside the next request on two cores made that request 4 ms slower at the median, 8 ms at p99).
+REFRESH_IDLE_S = 0.15
 
 
 class DocumentNotOpen(LookupError):
@@ -162,12 +166,16 @@ class CompletionService:
         self._last_context: dict[str, _LastContext] = {}
         self._model_latency_s: float | None = None  # moving average of whole model answers
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._refresh_waiting: set[asyncio.Task[None]] = set()  # refreshes still in their idle wait
         self._pending_refresh: dict[str, tuple[str | None, str, str, int, int, tuple[int, int]]] = {}
 
     # -- public API --------------------------------------------------------------------------
     async def complete(self, uri: str, line: int, col: int, *, debounce: bool = True) -> list[CompletionItemOut]:
         """Complete at (line, col) (0-based, code points); a newer request for the document wins."""
         self._typing.setdefault(uri, _Typing()).tick(time.monotonic())
+        for waiting in self._refresh_waiting:
+            waiting.cancel()  # background work never competes with a request in flight
+        self._refresh_waiting.clear()
         previous = self._inflight.get(uri)
         if previous is not None and not previous.done():
             previous.cancel()
@@ -377,12 +385,19 @@ class CompletionService:
     def _refresh_context(
         self, uri: str, root: str | None, path: str, text: str, line: int, col: int, window: tuple[int, int]
     ) -> None:
-        """Retrieve again in the background (one at a time per document) and merge the result."""
+        """Retrieve again in the background (one at a time per document), once the editor has been quiet for
+        ``REFRESH_IDLE_S``, and merge the result."""
         running = self._refreshing.get(uri)
         if running is not None and not running.done():
             return
 
         async def refresh() -> None:
+            task = asyncio.current_task()
+            try:
+                await asyncio.sleep(REFRESH_IDLE_S)
+            finally:
+                if task is not None:
+                    self._refresh_waiting.discard(task)
             try:
                 ctx = await self._context(root, path, text, line, col, window)
             except Exception as exc:  # a background refresh never disturbs completion
@@ -392,7 +407,9 @@ class CompletionService:
             if last is not None and last.line == line:
                 self._stable_context(uri, last.path, line, ctx.items)
 
-        self._refreshing[uri] = asyncio.ensure_future(refresh())
+        task = asyncio.ensure_future(refresh())
+        self._refreshing[uri] = task
+        self._refresh_waiting.add(task)
 
     def _stable_context(
         self, uri: str, path: str, line: int, fresh: list[Hit], *, degraded: bool = False
