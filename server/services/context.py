@@ -46,6 +46,9 @@ STATS_MAX_AGE_S = 600.0  # statistics older than this are refreshed on any chang
 # the definitions carry the answer without it.
 CHAT_VECTOR_DEADLINE_S = 0.08
 CHAT_CALLER_NAMES = 4  # the names whose callers chat context adds
+# A document's query vector (completion's vector leg uses the previous request's) is computed this long after
+# the request, when it is answered: a CPU model's inference beside a request competes with it for two cores.
+QUERY_VECTOR_DELAY_S = 0.1
 KEYWORDS = frozenset(
     """if else elif for while return def class import from as with try except finally raise pass break
     continue lambda yield async await None True False self cls and or not in is function const let var new
@@ -421,6 +424,7 @@ class ContextService:
         self.count_tokens: Callable[[str], int] = count_tokens or estimate_tokens
         self._query_vectors: dict[str, tuple[str, np.ndarray]] = {}  # doc key -> (query text, vector)
         self._embedding_in_flight: set[str] = set()
+        self._query_wanted: dict[str, str] = {}  # doc key -> the latest query to embed for it
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
         self._type_sets: dict[tuple[int, int], tuple[list[str], frozenset[str]]] = {}
@@ -1292,18 +1296,25 @@ class ContextService:
         )
 
     def _refresh_query_vector(self, key: str, query: str) -> None:
-        """Embed the query for the next request of this document, off the request's path."""
-        if self.embedder is None or key in self._embedding_in_flight:
+        """Embed the query for the next request of this document, off the request's path: after a short delay
+        (the request that asked is answered by then; a CPU model's inference beside it slowed it down), and
+        the latest query asked for by then."""
+        if self.embedder is None:
             return
         cached = self._query_vectors.get(key)
         if cached and cached[0] == query:
+            return
+        self._query_wanted[key] = query
+        if key in self._embedding_in_flight:
             return
         self._embedding_in_flight.add(key)
         embedder = self.embedder
 
         def work() -> None:
             try:
-                self._query_vectors[key] = (query, embedder.embed([query[-4000:]])[0])
+                time.sleep(QUERY_VECTOR_DELAY_S)
+                wanted = self._query_wanted.pop(key, query)
+                self._query_vectors[key] = (wanted, embedder.embed([wanted[-4000:]])[0])
             except Exception as exc:
                 log.debug("query embedding failed: %s", exc)
             finally:
