@@ -195,10 +195,14 @@ class SearchQueries:
             with c.transaction():
                 if exact:
                     c.execute("SET LOCAL enable_indexscan = off")
+                elif self.supports_iterative_scan:  # both settings in one round trip
+                    c.execute(
+                        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan',"
+                        " 'relaxed_order', true)",
+                        (str(min(max(fetch, 40), 1000)),),
+                    )
                 else:
                     c.execute(f"SET LOCAL hnsw.ef_search = {min(max(fetch, 40), 1000)}")
-                    if self.supports_iterative_scan:
-                        c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 rows = c.execute(
                     f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %(vec)s AS dist"
                     " FROM embeddings e WHERE e.repo_id = %(repo)s AND e.model = %(model)s"
