@@ -387,6 +387,7 @@ def _subsequence(short: str, long: str) -> bool:
     return bool(short) and short[0] == long[:1] and all(ch in it for ch in short)
 
 
+@functools.lru_cache(maxsize=2048)
 def _type_patterns(var: str, language: str | None) -> list[re.Pattern[str]]:
     v = re.escape(var)
     t = r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
@@ -1677,15 +1678,21 @@ def _annotation_type(decl: str) -> str | None:
     return names[0] if names and names[0][:1].isupper() else None
 
 
-def _binding(var: str, before: str) -> tuple[str, bool] | None:
-    """The expression ``var`` was last bound to in the buffer (``let var = expr;``, ``var := expr``, ``const var =
-    expr``, ``var = expr``), or iterated over (``for var in expr``, ``for (const var of expr)``: then True)."""
+@functools.lru_cache(maxsize=2048)
+def _binding_pattern(var: str) -> re.Pattern[str]:
+    """What binds ``var`` (compiled once per name: the patterns embed it)."""
     v = re.escape(var)
-    pat = re.compile(
+    return re.compile(
         rf"(?:\b(?:let|const|var)\s+(?:mut\s+)?{v}\s*(?::[^=\n]+)?=(?!=)|^[ \t]*{v}\s*:?=(?!=))\s*(?P<expr>[^\n;]+)"
         rf"|\bfor\s*\(?\s*(?:(?:const|let|var)\s+)?(?:mut\s+)?{v}\s+(?:in|of)\s+(?P<iter>[^\n]+)",
         re.MULTILINE,
     )
+
+
+def _binding(var: str, before: str) -> tuple[str, bool] | None:
+    """The expression ``var`` was last bound to in the buffer (``let var = expr;``, ``var := expr``, ``const var =
+    expr``, ``var = expr``), or iterated over (``for var in expr``, ``for (const var of expr)``: then True)."""
+    pat = _binding_pattern(var)
     last = None
     for m in pat.finditer(before[-40_000:]):
         last = m
