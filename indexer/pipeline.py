@@ -96,6 +96,12 @@ class Cancelled(Exception):
     """Indexing was cancelled; what was committed so far stays valid."""
 
 
+# After an indexing run that parsed or deleted at least this many files (or this share of the repository),
+# the index tables' planner statistics are refreshed at once (Store.analyze).
+ANALYZE_MIN_FILES = 100
+ANALYZE_SHARE = 0.2
+
+
 def git_state(root: Path) -> str:
     """The branch/worktree state that names the snapshot: 'branch:<name>', 'detached:<sha>' or 'default'."""
     git = root / ".git"
@@ -347,6 +353,11 @@ class Indexer:
         if removed:
             log.info("removed %d orphaned file versions", removed)
         self.store.mark_indexed(snap)
+        if stats["indexed"] + len(deleted) >= max(ANALYZE_MIN_FILES, ANALYZE_SHARE * len(entries)):
+            # A bulk change: fresh statistics before anything plans a query on these rows.
+            t0 = time.monotonic()
+            self.store.analyze()
+            log.info("planner statistics refreshed in %.2f s", time.monotonic() - t0)
 
         embed_started = time.monotonic()
         if embed and self.embedder is not None:

@@ -224,6 +224,15 @@ class Store(SearchQueries, ChatQueries):
             c.execute("UPDATE snapshots SET last_indexed = now() WHERE id = %s", (snapshot_id,))
             c.commit()
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the index tables. After a bulk load they describe the tables
+        before it until autovacuum gets to them (a minute or more), and a retrieval query planned on them
+        can pick nested loops over thousands of rows: one planned right after indexing this repository ran
+        for ten minutes instead of 28 ms."""
+        with self.conn() as c:
+            c.execute("ANALYZE files, blobs, chunks, symbols, embeddings")
+            c.commit()
+
     # -- files and blobs ---------------------------------------------------------------------
     def file_states(self, snapshot_id: int) -> dict[str, FileState]:
         with self.conn() as c:
