@@ -75,6 +75,7 @@ class Core:
     context: ContextService
 
     def close(self) -> None:
+        self.context.close()  # its background work first: nothing may use the pool once it is closed
         self.store.close()
 
 

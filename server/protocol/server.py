@@ -55,6 +55,17 @@ class HearthLanguageServer(LanguageServer):
     def __init__(self, app: Hearth, version: str) -> None:
         super().__init__("hearth", version, protocol_cls=HearthProtocol)
         self.app = app
+        self.quiet = False  # set at `shutdown`: the client may close the pipe at any moment from then on
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls tells the client about an error it could not send; once the pipe is closed that report fails
+        too and pygls reports the failure again, nesting until Python's recursion limit (measured: 194 nested
+        tracebacks on stderr when one warning was logged after the editor closed the pipe). After `shutdown`
+        errors go to stderr only."""
+        if self.quiet:
+            log.debug("not reported to the client after shutdown: %s", error)
+            return
+        super().report_server_error(error, source)
 
 
 class LspProgress:
@@ -158,6 +169,7 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: HearthLanguageServer, params: None) -> None:
+        ls.quiet = True
         await ls.app.shutdown()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -343,6 +355,8 @@ class StderrToClientHandler(logging.Handler):
         self.server = server
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.server.quiet:
+            return  # after `shutdown` the client may be gone: stderr (the root handler) still has it
         try:
             kind = types.MessageType.Error if record.levelno >= logging.ERROR else types.MessageType.Warning
             self.server.window_log_message(types.LogMessageParams(type=kind, message=self.format(record)))

@@ -505,6 +505,12 @@ class ContextService:
                 log.debug("search: the vector leg missed its %.0f ms deadline", (vector_deadline_s or 0) * 1000)
         return rrf(rankings, weights=weights)[:k]
 
+    def close(self) -> None:
+        """Stop the background work (statistics refreshes, query embeddings) without waiting for it; the
+        store is closed after this, and a refresh cut short is simply done again next time."""
+        for pool in (self._maintenance, self._background, self._legs):
+            pool.shutdown(wait=False, cancel_futures=True)
+
     # -- term statistics ----------------------------------------------------------------------------
     def _check_term_stats(self, repo: RepoHandle) -> None:
         """At most once a minute per repository, check in the background whether its term statistics and the
