@@ -426,6 +426,7 @@ class ContextService:
         self._query_vectors: dict[str, tuple[str, np.ndarray]] = {}  # doc key -> (query text, vector)
         self._embedding_in_flight: set[str] = set()
         self._query_wanted: dict[str, str] = {}  # doc key -> the latest query to embed for it
+        self._closing = False  # close() was called: a refresh cut short by the closed pool is not news
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
         self._type_sets: dict[tuple[int, int], tuple[list[str], frozenset[str]]] = {}
@@ -508,6 +509,7 @@ class ContextService:
     def close(self) -> None:
         """Stop the background work (statistics refreshes, query embeddings) without waiting for it; the
         store is closed after this, and a refresh cut short is simply done again next time."""
+        self._closing = True
         for pool in (self._maintenance, self._background, self._legs):
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -546,7 +548,7 @@ class ContextService:
                     "term statistics of repository %d: %d chunks in %.1f s", repo_id, chunks, time.perf_counter() - t0
                 )
         except Exception as exc:  # statistics only speed search up; it works without them
-            log.warning("term statistics refresh failed: %s", exc)
+            (log.debug if self._closing else log.warning)("term statistics refresh failed: %s", exc)
         if snapshot_id is None:
             return refreshed
         try:
@@ -559,7 +561,7 @@ class ContextService:
                     "reference counts of snapshot %d: %d names in %.1f s", snapshot_id, names, time.perf_counter() - t0
                 )
         except Exception as exc:  # without them, references are counted per request
-            log.warning("reference counts refresh failed: %s", exc)
+            (log.debug if self._closing else log.warning)("reference counts refresh failed: %s", exc)
         return refreshed
 
     def wait_term_stats(self, repo: RepoHandle, timeout_s: float | None = None) -> bool:
