@@ -132,4 +132,3 @@ def rare_terms(
         out.append(w)
         total += df
     return out
-

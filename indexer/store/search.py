@@ -261,8 +261,7 @@ class SearchQueries:
             "repo": repo_id,
             "snap": snapshot_id,
             "exclude": list(exclude_paths),
-            "limit": k * 4,
-            "per_name": per_name,
+            "limit": k,
             "caps": [per_name] * len(names),
             **{f"n{i}": n for i, n in enumerate(names)},
         }
@@ -316,7 +315,7 @@ class SearchQueries:
                 " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s) m"
                 " CROSS JOIN LATERAL (SELECT c.text FROM chunks c WHERE c.id = m.id) t"
                 " ORDER BY m.score DESC, m.pos, m.path, m.start_line",
-                {**params, "limit": k},
+                params,
             ).fetchall()
         return [_hit(r, "symbol") for r in rows]
 

@@ -18,7 +18,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,11 +262,15 @@ class CompletionService:
         trace["debounce_ms"] = round(wait * 1000, 1)
         last = self._last_context.get(uri)
         reuse = last is not None and not last.degraded and last.line == line and last.path == (doc.path or uri)
+
+        def retrieve() -> Awaitable[ContextResult]:
+            return self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+
         early: asyncio.Future[ContextResult] | None = None
         if wait and cfg.enabled and not reuse:
             # A new line: retrieval runs during the debounce instead of after it (a newer keystroke cancels
             # both), so the user waits for max(debounce, context), not their sum.
-            early = asyncio.ensure_future(self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi)))
+            early = asyncio.ensure_future(retrieve())
         if wait:
             try:
                 await asyncio.sleep(wait)
@@ -297,9 +301,7 @@ class CompletionService:
         else:
             if early is not None:
                 trace["context_during_debounce"] = True
-                ctx = await early
-            else:
-                ctx = await self._context(doc.root, doc.path or "", text, line, col, (lo + 1, hi))
+            ctx = await (early if early is not None else retrieve())
             items = self._stable_context(uri, doc.path or uri, line, ctx.items, degraded=ctx.degraded)
             trace["context_timings"] = {k: round(v, 3) for k, v in ctx.timings_ms.items()}
         trace["stages"]["context_ms"] = round((time.perf_counter() - t0) * 1000, 3)

@@ -66,6 +66,7 @@ CALLEE_CHUNK_PROBES = 256
 # are read: more than a completion budget holds after the callees.
 IDENTIFIER_DEFS = 40
 PARSE_CACHE = 8  # buffers whose parse is kept for the next request
+WINDOW_CACHE = 32  # open files whose windows' identifier sets are kept
 _SPOT = "hearth.spot"  # Hit.extra key: (content_hash, line) of a definition whose chunk text is still to be read
 
 
@@ -140,6 +141,24 @@ def _code_like(ident: str, query: str) -> bool:
     if "_" in ident or any(c.isdigit() for c in ident) or (ident[1:] != ident[1:].lower()):
         return True
     return query.strip() == ident or "(" in query or "=" in query or "." in query
+
+
+def _code_identifiers(query: str, limit: int, scan_chars: int = 20_000) -> list[str]:
+    """The distinct code-shaped identifiers (``_code_like``) of the query's first ``scan_chars``, in order, at
+    most ``limit``."""
+    return [i for i in dict.fromkeys(identifiers(query[:scan_chars])) if _code_like(i, query)][:limit]
+
+
+def _keep_recent(cache: dict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Store ``value`` as the newest entry of a small per-document cache and drop the oldest beyond ``limit``
+    (requests run on several threads: another one may trim it at the same time)."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > limit:
+        try:
+            cache.pop(next(iter(cache)))
+        except (KeyError, StopIteration, RuntimeError):
+            break
 
 
 def _module_matches(path: str, module: str, current_path: str) -> bool:
@@ -466,9 +485,7 @@ class ContextService:
         # The code words nearest the end of the query (the cursor), keywords left out; full text keeps the
         # rarest of them (by the repository's term statistics).
         words = [w for w in query_terms(query[-4000:], limit=256) if w not in _LOWER_KEYWORDS][-24:]
-        idents = [i for i in dict.fromkeys(identifiers(query[:20_000])) if _code_like(i, query)][:24]
-        if not use_names:
-            idents = []
+        idents = _code_identifiers(query, 24) if use_names else []
         rid, snap = repo.repo_id, repo.snapshot_id
         embedder = self.embedder if use_vectors and query.strip() else None
 
@@ -668,9 +685,7 @@ class ContextService:
         if cached is not None and cached[0] == text:
             return cached[1]
         parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
-        self._parses[path] = (text, parsed)
-        while len(self._parses) > PARSE_CACHE:
-            self._parses.pop(next(iter(self._parses)), None)
+        _keep_recent(self._parses, path, (text, parsed), PARSE_CACHE)
         return parsed
 
     async def for_chat(
@@ -731,8 +746,7 @@ class ContextService:
         if selection:
             involved = self._defined_in(path, selection)
         else:
-            q = question[:4000]
-            involved = [i for i in dict.fromkeys(identifiers(q)) if _code_like(i, q)][:CHAT_CALLER_NAMES]
+            involved = _code_identifiers(question[:4000], CHAT_CALLER_NAMES)
         if not involved:
             return []
         return self.store.callers(repo.repo_id, repo.snapshot_id, involved, exclude)
@@ -1337,12 +1351,12 @@ class ContextService:
         want = {i for i in identifiers(query) if len(i) > 2 and i not in KEYWORDS}
         if not want:
             return []
+        n_want = len(want)
         out: list[Hit] = []
         for doc in open_docs[:8]:
             if doc.path is None or doc.path == path:
                 continue
             best: tuple[float, int] | None = None
-            n_want = len(want)
             for start, ids in self._window_sets(doc.path, doc.text):
                 inter = len(want & ids)  # |want | ids| = |want| + |ids| - |want & ids|: no union set built
                 j = inter / (n_want + len(ids) - inter)
@@ -1367,13 +1381,7 @@ class ContextService:
             ids = frozenset().union(*per_line[start : start + 20])
             if ids:
                 windows.append((start, ids))
-        self._windows.pop(path, None)
-        self._windows[path] = (text, windows)
-        while len(self._windows) > 32:
-            try:
-                self._windows.pop(next(iter(self._windows)))
-            except (KeyError, StopIteration, RuntimeError):  # another request trimmed it meanwhile
-                break
+        _keep_recent(self._windows, path, (text, windows), WINDOW_CACHE)
         return windows
 
     def _rank(self, results: dict[str, list[Hit]], prompt_window: tuple[int, int] | None, path: str) -> list[Hit]:
