@@ -18,8 +18,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from hearth.indexer.embedder import Embedder
+from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.indexer.store.embedded import EmbeddedPostgres
+from hearth.server.services.context import RepoHandle
 from tests.standin.vllm_standin import StandinServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +97,14 @@ def make_sample_repo(dest: Path) -> Path:
     (dest / "out" / "generated.py").write_text("def generated():\n    return 1\n")
     (dest / "debug.log").write_text("noise\n")
     return dest
+
+
+def index_repo(store: Store, root: Path, embedder: Embedder | None = None) -> RepoHandle:
+    """Index ``root`` into the store (with embeddings when an embedder is given); its handle for retrieval."""
+    indexer = Indexer(store, LanguageRegistry.default(), embedder)
+    indexer.index(root, embed=embedder is not None)
+    repo_id, snap, _ = indexer.snapshot_for(root)
+    return RepoHandle(str(root), repo_id, snap)
 
 
 @pytest.fixture

@@ -8,18 +8,14 @@ from pathlib import Path
 import pytest
 
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.server.services.context import ContextService, RepoHandle
+from tests.conftest import index_repo
 
 
 @pytest.fixture
 def indexed(store: Store, sample_repo: Path) -> tuple[ContextService, RepoHandle]:
-    registry = LanguageRegistry.default()
-    indexer = Indexer(store, registry, None)
-    indexer.index(sample_repo, embed=False)
-    repo_id, snap, _ = indexer.snapshot_for(sample_repo)
-    return ContextService(store, registry, None), RepoHandle(str(sample_repo), repo_id, snap)
+    return ContextService(store, LanguageRegistry.default(), None), index_repo(store, sample_repo)
 
 
 def _from(h: object, source: str) -> bool:
@@ -70,9 +66,8 @@ def test_callers_are_capped_per_name_and_follow_the_names_order(store: Store, tm
             (repo_dir / "pkg" / f"{name[0]}_{i}.py").write_text(
                 f"from pkg.lib import {name}\n\n\ndef run_{i}():\n    return {name}()\n"
             )
-    indexer = Indexer(store, LanguageRegistry.default(), None)
-    indexer.index(repo_dir, embed=False)
-    rid, snap, _ = indexer.snapshot_for(repo_dir)
+    handle = index_repo(store, repo_dir)
+    rid, snap = handle.repo_id, handle.snapshot_id
     hits = store.callers(rid, snap, ["beta", "alpha"], per_name=2, limit=10)
     assert [(h.symbol, h.path) for h in hits] == [
         ("beta", "pkg/b_0.py"), ("beta", "pkg/b_1.py"), ("alpha", "pkg/a_0.py"), ("alpha", "pkg/a_1.py")

@@ -11,18 +11,14 @@ from pathlib import Path
 import pytest
 
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.server.services.context import ContextService, RepoHandle
+from tests.conftest import index_repo
 
 
 @pytest.fixture
 def indexed(store: Store, sample_repo: Path) -> tuple[ContextService, RepoHandle]:
-    registry = LanguageRegistry.default()
-    indexer = Indexer(store, registry, None)
-    indexer.index(sample_repo, embed=False)
-    repo_id, snap, _ = indexer.snapshot_for(sample_repo)
-    return ContextService(store, registry, None), RepoHandle(str(sample_repo), repo_id, snap)
+    return ContextService(store, LanguageRegistry.default(), None), index_repo(store, sample_repo)
 
 
 def _ctx(service: ContextService, repo: RepoHandle | None, path: str, text: str, line: int, col: int) -> list:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.server.services.context import ContextService, RepoHandle
+from tests.conftest import index_repo
 
 FILES = {
     "src/builder.rs": """pub struct Command {
@@ -138,11 +138,7 @@ def indexed(store: Store, tmp_path: Path) -> tuple[ContextService, RepoHandle]:
     for rel, text in FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    registry = LanguageRegistry.default()
-    indexer = Indexer(store, registry, None)
-    indexer.index(root, embed=False)
-    repo_id, snap, _ = indexer.snapshot_for(root)
-    return ContextService(store, registry, None), RepoHandle(str(root), repo_id, snap)
+    return ContextService(store, LanguageRegistry.default(), None), index_repo(store, root)
 
 
 def _definitions(service: ContextService, repo: RepoHandle, path: str, text: str) -> list[str]:

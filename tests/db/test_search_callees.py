@@ -7,18 +7,14 @@ from pathlib import Path
 import pytest
 
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.server.services.context import CALLABLE_KINDS, ContextService, RepoHandle
+from tests.conftest import index_repo
 
 
 @pytest.fixture
 def indexed(store: Store, sample_repo: Path) -> tuple[Store, RepoHandle]:
-    registry = LanguageRegistry.default()
-    indexer = Indexer(store, registry, None)
-    indexer.index(sample_repo, embed=False)
-    repo_id, snap, _ = indexer.snapshot_for(sample_repo)
-    return store, RepoHandle(str(sample_repo), repo_id, snap)
+    return store, index_repo(store, sample_repo)
 
 
 def _referenced_names(store: Store, repo: RepoHandle) -> list[str]:

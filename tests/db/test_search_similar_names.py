@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.server.services.context import RepoHandle
+from tests.conftest import index_repo
 
 
 @pytest.fixture
 def indexed(store: Store, sample_repo: Path) -> tuple[Store, RepoHandle]:
-    registry = LanguageRegistry.default()
-    indexer = Indexer(store, registry, None)
-    indexer.index(sample_repo, embed=False)
-    repo_id, snap, _ = indexer.snapshot_for(sample_repo)
-    return store, RepoHandle(str(sample_repo), repo_id, snap)
+    return store, index_repo(store, sample_repo)
 
 
 def _symbols(store: Store, repo: RepoHandle, names: list[str], **kw: int) -> list[tuple[str | None, float]]:
@@ -57,7 +52,7 @@ def test_names_are_listed_per_snapshot_and_refreshed(indexed: tuple[Store, RepoH
     assert all(len(n) > 3 for n in names)
     # A new definition appears after the next refresh.
     (sample_repo / "shop" / "shipping.py").write_text("def estimate_delivery_days(zone: str) -> int:\n    return 3\n")
-    Indexer(store, LanguageRegistry.default(), None).index(sample_repo, embed=False)
+    index_repo(store, sample_repo)
     assert store._similar_def_names(repo.repo_id, repo.snapshot_id, ["estimate_delivery_day"]) == []
     store.refresh_ref_stats(repo.repo_id, repo.snapshot_id)
     assert store._similar_def_names(repo.repo_id, repo.snapshot_id, ["estimate_delivery_day"]) == [
@@ -73,9 +68,8 @@ def test_the_exact_spelling_comes_first_when_a_name_is_defined_more_often_than_t
     for i in range(6):
         (repo_dir / "pkg" / f"lower_{i}.py").write_text(f"def render(x):\n    return x + {i}\n")
     (repo_dir / "pkg" / "upper.py").write_text("class Render:\n    pass\n")
-    indexer = Indexer(store, LanguageRegistry.default(), None)
-    indexer.index(repo_dir, embed=False)
-    rid, snap, _ = indexer.snapshot_for(repo_dir)
+    handle = index_repo(store, repo_dir)
+    rid, snap = handle.repo_id, handle.snapshot_id
     hits = store.search_symbol_names(rid, snap, ["Render", "zzzz", "qqqq", "wwww"], 10, per_name=3)
     # Three definitions at most per name; the exact spelling (the class) is one of them and ranks first.
     assert [h.symbol for h in hits][:1] == ["Render"] and hits[0].score == 1.0

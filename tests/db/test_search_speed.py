@@ -10,18 +10,14 @@ import pytest
 
 from hearth.indexer.embedder import HashingEmbedder
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.pipeline import Indexer
 from hearth.indexer.store.db import Store
 from hearth.server.services.context import ContextService, RepoHandle
+from tests.conftest import index_repo
 
 
 @pytest.fixture
 def indexed(store: Store, sample_repo: Path) -> tuple[Store, RepoHandle]:
-    registry = LanguageRegistry.default()
-    indexer = Indexer(store, registry, HashingEmbedder())
-    indexer.index(sample_repo, embed=True)
-    repo_id, snap, _ = indexer.snapshot_for(sample_repo)
-    return store, RepoHandle(str(sample_repo), repo_id, snap)
+    return store, index_repo(store, sample_repo, HashingEmbedder())
 
 
 def _doc_freq(store: Store, repo_id: int, term: str) -> int:
