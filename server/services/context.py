@@ -65,6 +65,7 @@ CALLEE_CHUNK_PROBES = 256
 # Definitions of the identifiers around the cursor kept (best first, at most three per name) before their texts
 # are read: more than a completion budget holds after the callees.
 IDENTIFIER_DEFS = 40
+IDENTIFIER_PER_NAME = 6
 PARSE_CACHE = 8  # buffers whose parse is kept for the next request
 WINDOW_CACHE = 32  # open files whose windows' identifier sets are kept
 _SPOT = "hearth.spot"  # Hit.extra key: (content_hash, line) of a definition whose chunk text is still to be read
@@ -684,7 +685,7 @@ class ContextService:
         cached = self._parses.get(path)
         if cached is not None and cached[0] == text:
             return cached[1]
-        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"))
+        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"), chunks=False)
         _keep_recent(self._parses, path, (text, parsed), PARSE_CACHE)
         return parsed
 
@@ -770,19 +771,22 @@ class ContextService:
         # The identifier definitions run on the search pool while this thread predicts the callee (one connection
         # more per request: with search's three legs, five of the store's six).
         idents = self._legs.submit(self._identifier_definitions, repo, path, text, line, col, parsed, exclude)
+        # Inside a call's arguments: the called function's signature comes first (its exact name: cheap lookups, on
+        # the search pool too, while this thread predicts the callee).
+        lines = text.split("\n")
+        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
+        called = (
+            self._legs.submit(self._callees, repo, path, text, line, paren, parsed, exclude, exact=True)
+            if paren is not None
+            else None
+        )
         callees = [
             replace(h, score=2.5 + h.score / (1.0 + h.score))
             for h in self._callees(repo, path, text, line, col, parsed, exclude)
         ]
-        # Inside a call's arguments: the called function's signature comes first (its exact name: cheap lookups).
-        lines = text.split("\n")
-        paren = open_call_paren(lines[line][:col]) if line < len(lines) else None
-        enclosing = []
-        if paren is not None:
-            enclosing = [
-                replace(h, score=3.5 + h.score / (1.0 + h.score))
-                for h in self._callees(repo, path, text, line, paren, parsed, exclude, exact=True)[:2]
-            ]
+        enclosing = (
+            [replace(h, score=3.5 + h.score / (1.0 + h.score)) for h in called.result()[:2]] if called else []
+        )
         items = enclosing + callees + idents.result()
         return self._with_texts(repo, items)
 
@@ -828,7 +832,13 @@ class ContextService:
                 wanted.append(name)
         if not wanted:
             return []
-        rows = self.store.def_symbols(repo.repo_id, repo.snapshot_id, wanted[:48], exclude, limit=200)
+        # At most IDENTIFIER_PER_NAME definitions of each name are ranked (a name defined hundreds of times costs
+        # no more than that); three of each are kept.
+        names = wanted[:48]
+        rows = self.store.def_symbols(
+            repo.repo_id, repo.snapshot_id, names, exclude, limit=len(names) * IDENTIFIER_PER_NAME,
+            per_name=IDENTIFIER_PER_NAME,
+        )
         modules = [s.scope or "" for s in imports]
         proximity = {name: i for i, name in enumerate(wanted)}
         cur_dir = str(PurePosixPath(path).parent)

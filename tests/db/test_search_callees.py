@@ -98,3 +98,27 @@ def test_type_names_are_refreshed_in_the_background(indexed: tuple[Store, RepoHa
     assert service._type_names(repo) == ["Stale"]  # answered at once from the previous list
     service._maintenance.submit(lambda: None).result(timeout=30)  # the refresh queued before it is done
     assert service._type_names(repo) == names
+
+
+def test_definitions_capped_per_name_keep_every_name(store: Store, tmp_path: Path) -> None:
+    """A name defined in many files costs at most ``per_name`` rows, and never crowds out the other names (a global
+    limit by path would keep only the first files' ``run``)."""
+    root = tmp_path / "many"
+    for i in range(9):
+        (root / f"a{i}").mkdir(parents=True)
+        (root / f"a{i}" / "jobs.py").write_text(f"def run():\n    return {i}\n")
+    (root / "z").mkdir()
+    (root / "z" / "tail.py").write_text("def zebra_total(x):\n    return x\n\n\ndef run():\n    return 'z'\n")
+    repo = index_repo(store, root)
+    rid, snap = repo.repo_id, repo.snapshot_id
+    capped = store.def_symbols(rid, snap, ["run", "zebra_total", "missing"], limit=50, per_name=3)
+    assert sorted(d.name for d in capped) == ["run", "run", "run", "zebra_total"]
+    assert [d.path for d in capped] == sorted(d.path for d in capped)  # by path and line, as without the cap
+    assert all(d.content_hash and d.language == "python" for d in capped)
+    assert len(store.def_symbols(rid, snap, ["run", "zebra_total"], limit=50)) == 11
+    # The global limit by path alone drops zebra_total (its file sorts last); the cap per name keeps it.
+    assert "zebra_total" not in {d.name for d in store.def_symbols(rid, snap, ["run", "zebra_total"], limit=5)}
+    assert store.def_symbols(rid, snap, ["zebra_total"], exclude_paths=["z/tail.py"], per_name=3) == []
+    assert [d.name for d in store.def_symbols(rid, snap, ["run", "zebra_total"], per_name=2, prefix="zeb")] == [
+        "zebra_total"
+    ]

@@ -218,3 +218,15 @@ def test_each_query_compiles_once(monkeypatch: pytest.MonkeyPatch) -> None:
             parse(fresh, lang)
             fresh.get(lang)
     assert len(compiled) == sum(len(TOML[lang]["queries"]) for lang in LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_symbols_only_parse_gives_the_same_symbols_without_chunks(registry: LanguageRegistry, lang: str) -> None:
+    """What the completion context parses a buffer with: the symbols of a full parse, no chunks."""
+    path = source_path(lang)
+    full = parse_source(registry, str(path), path.read_bytes())
+    light = parse_source(registry, str(path), path.read_bytes(), chunks=False)
+    assert full.chunks and light.chunks == ()
+    assert light.symbols == full.symbols and light.language == full.language == lang
+    unknown = parse_source(registry, "notes.unknownext", b"hello\nworld\n", chunks=False)
+    assert unknown.chunks == () and unknown.symbols == ()
