@@ -205,6 +205,10 @@ def create_server(app: Hearth, version: str) -> HearthLanguageServer:
             )
         else:
             ls.app.documents.update(uri, doc.source, doc.version or 0)
+        opened = ls.app.documents.get(uri)
+        context = ls.app.completion.context
+        if opened is not None and opened.path and opened.root and context is not None:
+            context.prepare(opened.path, opened.text)  # parsed off the request path once the editor is quiet
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: HearthLanguageServer, params: types.DidOpenTextDocumentParams) -> None:

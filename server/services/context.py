@@ -17,6 +17,7 @@ import functools
 import logging
 import re
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,6 +68,16 @@ CALLEE_CHUNK_PROBES = 256
 IDENTIFIER_DEFS = 40
 IDENTIFIER_PER_NAME = 6
 PARSE_CACHE = 8  # buffers whose parse is kept for the next request
+# An open buffer is parsed in the background once the editor has been quiet this long (didOpen, didChange): the
+# request that follows finds its parse ready, or one of a text that differs only by what was typed on a line or
+# two (the imports and definitions the context reads from it are the same), and a fresh parse follows.
+PREPARE_IDLE_S = 0.25
+MINOR_EDIT_CHARS = 400
+# A changed line that may bring an import or a definition: the buffer is parsed again before it is used.
+_STRUCTURAL_LINE = re.compile(
+    r"^\s*(?:@|#\s*include|(?:export\s+)?(?:import|from|use|using|require|package|mod|def|class|fn|func|function|"
+    r"struct|enum|trait|impl|interface|type|module|namespace|extern|pub|object)\b)|\brequire\s*\("
+)
 WINDOW_CACHE = 32  # open files whose windows' identifier sets are kept
 _SPOT = "hearth.spot"  # Hit.extra key: (content_hash, line) of a definition whose chunk text is still to be read
 
@@ -160,6 +171,38 @@ def _keep_recent(cache: dict[str, Any], key: str, value: Any, limit: int) -> Non
             cache.pop(next(iter(cache)))
         except (KeyError, StopIteration, RuntimeError):
             break
+
+
+def _minor_edit(old: str, new: str) -> bool:
+    """Whether ``new`` is ``old`` with one small edit (at most MINOR_EDIT_CHARS on at most two lines) whose lines
+    bring no import or definition: the symbols a parse of either gives the context are the same."""
+    if abs(len(new) - len(old)) > MINOR_EDIT_CHARS:
+        return False
+    # The common prefix and suffix, by halving (slice comparisons run in C).
+    lo, hi = 0, min(len(old), len(new))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    prefix = lo
+    lo, hi = 0, min(len(old), len(new)) - prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[len(old) - mid :] == new[len(new) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    gone, came = old[prefix : len(old) - lo], new[prefix : len(new) - lo]
+    if len(gone) > MINOR_EDIT_CHARS or len(came) > MINOR_EDIT_CHARS or gone.count("\n") + came.count("\n") > 2:
+        return False
+    # The whole lines the edit touches, before and after it.
+    start = new.rfind("\n", 0, prefix) + 1
+    end_new = new.find("\n", prefix + len(came))
+    end_old = old.find("\n", prefix + len(gone))
+    touched = (new[start : len(new) if end_new < 0 else end_new], old[start : len(old) if end_old < 0 else end_old])
+    return not any(_STRUCTURAL_LINE.search(line) for part in touched for line in part.split("\n"))
 
 
 def _module_matches(path: str, module: str, current_path: str) -> bool:
@@ -456,6 +499,9 @@ class ContextService:
         self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-term-stats")
         self._stats_checked: dict[int, float] = {}
         self._parses: dict[str, tuple[str, ParsedFile]] = {}  # path -> (text, its parse), oldest first
+        self._to_parse: dict[str, tuple[str, float]] = {}  # path -> (the newest text to parse, when it came)
+        self._to_parse_lock = threading.Lock()
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-buffer-parse")
         # path -> (text, the identifier sets of its 20-line windows): open files are re-read per request only
         # when they changed, not tokenised again for every keystroke in another file.
         self._windows: dict[str, tuple[str, list[tuple[int, frozenset[str]]]]] = {}
@@ -528,7 +574,7 @@ class ContextService:
         """Stop the background work (statistics refreshes, query embeddings) without waiting for it; the
         store is closed after this, and a refresh cut short is simply done again next time."""
         self._closing = True
-        for pool in (self._maintenance, self._background, self._legs):
+        for pool in (self._maintenance, self._background, self._legs, self._parser):
             pool.shutdown(wait=False, cancel_futures=True)
 
     # -- term statistics ----------------------------------------------------------------------------
@@ -680,14 +726,57 @@ class ContextService:
         return ContextResult(fitted[:k], timings, dropped, degraded=bool(failed))
 
     def _parse(self, path: str, text: str) -> ParsedFile:
-        """The buffer's parse, reused while the text is unchanged (a request on another line of a file not
-        edited since); the last few buffers are kept."""
+        """The buffer's parse, for its imports and definitions.
+
+        The same text's parse when one is kept (a request on another line of a file not edited since), or, when
+        the text differs from the last one parsed for this path by a small edit of a line or two that brings no
+        import or definition (what is typed between two requests), that parse while the new text is parsed in
+        the background; otherwise parsed now. The last few buffers are kept."""
         cached = self._parses.get(path)
         if cached is not None and cached[0] == text:
             return cached[1]
+        if cached is not None and _minor_edit(cached[0], text):
+            self.prepare(path, text)
+            return cached[1]
+        return self._parse_now(path, text)
+
+    def _parse_now(self, path: str, text: str) -> ParsedFile:
         parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"), chunks=False)
         _keep_recent(self._parses, path, (text, parsed), PARSE_CACHE)
         return parsed
+
+    def prepare(self, path: str, text: str, idle_s: float = PREPARE_IDLE_S) -> None:
+        """Parse an open buffer off the request path, once no newer text has come for ``idle_s`` (the server
+        calls this on didOpen and didChange; a parse beside a request would compete with it for the
+        interpreter)."""
+        if self._closing or not path:
+            return
+        with self._to_parse_lock:
+            first = path not in self._to_parse
+            self._to_parse[path] = (text, time.monotonic() + idle_s)
+        if first:
+            try:
+                self._parser.submit(self._prepare_when_quiet, path)
+            except RuntimeError:  # closed
+                self._to_parse.pop(path, None)
+
+    def _prepare_when_quiet(self, path: str) -> None:
+        while not self._closing:
+            with self._to_parse_lock:
+                text, due = self._to_parse[path]
+                wait = due - time.monotonic()
+                if wait <= 0:
+                    del self._to_parse[path]  # a newer text from now on starts a job of its own
+                    break
+            time.sleep(wait)
+        if self._closing:
+            return
+        cached = self._parses.get(path)
+        if cached is None or cached[0] != text:
+            try:
+                self._parse_now(path, text)
+            except Exception as exc:  # a parse that fails here is done again, and reported, on the request path
+                log.debug("background parse of %s failed: %s", path, exc)
 
     async def for_chat(
         self,

@@ -1,11 +1,14 @@
-"""The completion context reuses a buffer's parse while its text is unchanged."""
+"""The completion context reuses a buffer's parse while its text is unchanged, or changed by typing on a line;
+open buffers are parsed in the background."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hearth.indexer.languages import LanguageRegistry
-from hearth.server.services.context import PARSE_CACHE, ContextService
+from hearth.server.services.context import PARSE_CACHE, ContextService, _minor_edit
 
 
 def test_parse_is_reused_until_the_text_changes() -> None:
@@ -21,3 +24,60 @@ def test_parse_is_reused_until_the_text_changes() -> None:
     for i in range(PARSE_CACHE):
         service._parse(f"m{i}.py", text)
     assert len(service._parses) == PARSE_CACHE and "shop/cart.py" not in service._parses  # oldest dropped
+
+
+def _quiet(service: ContextService) -> None:
+    """Wait for the background parses queued so far."""
+    service._parser.submit(lambda: None).result(timeout=10)
+
+
+def test_typing_on_a_line_reuses_the_parse_and_reparses_in_the_background() -> None:
+    store: Any = None
+    service = ContextService(store, LanguageRegistry.default(), None)
+    text = "from shop.pricing import compute_total\n\n\ndef total(items):\n    return \n"
+    first = service._parse("shop/cart.py", text)
+    typed = text.replace("    return \n", "    return compute_total(items, tax=True).\n")
+    assert service._parse("shop/cart.py", typed) is first  # the imports and definitions are the same
+    _quiet(service)
+    fresh = service._parse("shop/cart.py", typed)
+    assert fresh is not first and service._parses["shop/cart.py"][0] == typed
+    assert [s.name for s in fresh.symbols if s.role == "import"] == ["compute_total"]
+    # A new import is parsed before it is used.
+    imported = "import json\n" + typed
+    assert "json" in {s.name for s in service._parse("shop/cart.py", imported).symbols if s.role == "import"}
+    service.close()
+
+
+def test_prepare_parses_an_open_buffer_once_the_editor_is_quiet() -> None:
+    store: Any = None
+    service = ContextService(store, LanguageRegistry.default(), None)
+    text = "import os\n\n\ndef main():\n    return os.getcwd()\n"
+    for i in range(5):  # keystrokes: only the newest text is parsed
+        service.prepare("tool.py", text + "#" * i, idle_s=0.05)
+    _quiet(service)
+    assert service._parses["tool.py"][0] == text + "####"
+    ready = service._parses["tool.py"][1]
+    assert service._parse("tool.py", text + "####") is ready
+    service.close()
+    service.prepare("tool.py", text)  # closed: nothing queued, no error
+    assert "tool.py" not in service._to_parse
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "minor"),
+    [
+        ("a = 1\nb = foo\n", "a = 1\nb = foo.bar(\n", True),  # typing at the end of a line
+        ("x\n    \ny\n", "x\n    value = compute(\ny\n", True),
+        ("x\n\ny\n", "x\nimport os\ny\n", False),  # an import
+        ("x\n\ny\n", "x\nfrom a import b\ny\n", False),
+        ("x\n\ny\n", "x\nuse std::io;\ny\n", False),
+        ("x\n\ny\n", "x\ndef helper():\ny\n", False),  # a definition
+        ("x\n\ny\n", "x\n  pub fn go() {\ny\n", False),
+        ("x\n\ny\n", "x\nconst z = require('z')\ny\n", False),
+        ("x\n\ny\n", "x\na\nb\nc\nd\ny\n", False),  # lines pasted
+        ("import os\nx = 1\n", "x = 1\n", False),  # an import removed
+        ("x = 1\n", "x = 1\n" + "y" * 1000, False),  # too much text
+    ],
+)
+def test_minor_edits(old: str, new: str, minor: bool) -> None:
+    assert _minor_edit(old, new) is minor
