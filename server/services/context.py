@@ -501,6 +501,8 @@ class ContextService:
         self._parses: dict[str, tuple[str, ParsedFile]] = {}  # path -> (text, its parse), oldest first
         self._to_parse: dict[str, tuple[str, float]] = {}  # path -> (the newest text to parse, when it came)
         self._to_parse_lock = threading.Lock()
+        self._requests = 0  # completion contexts being gathered now
+        self._last_request = 0.0  # when the last one began or ended (monotonic)
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-buffer-parse")
         # path -> (text, the identifier sets of its 20-line windows): open files are re-read per request only
         # when they changed, not tokenised again for every keystroke in another file.
@@ -653,6 +655,30 @@ class ContextService:
         fresh_vector: bool = False,
     ) -> ContextResult:
         """Ranked context for a completion at (line, col) (0-based) of ``path`` holding ``text``."""
+        self._requests += 1
+        self._last_request = time.monotonic()
+        try:
+            return await self._for_completion(
+                repo, path, text, line, col, budget_tokens, open_docs, prompt_window, k, wait_for_all, fresh_vector
+            )
+        finally:
+            self._requests -= 1
+            self._last_request = time.monotonic()
+
+    async def _for_completion(
+        self,
+        repo: RepoHandle | None,
+        path: str,
+        text: str,
+        line: int,
+        col: int,
+        budget_tokens: int,
+        open_docs: Sequence[OpenDocument],
+        prompt_window: tuple[int, int] | None,
+        k: int,
+        wait_for_all: bool,
+        fresh_vector: bool,
+    ) -> ContextResult:
         started = time.perf_counter()
         lines = text.split("\n")
         line = max(0, min(line, len(lines) - 1)) if lines else 0
@@ -746,9 +772,9 @@ class ContextService:
         return parsed
 
     def prepare(self, path: str, text: str, idle_s: float = PREPARE_IDLE_S) -> None:
-        """Parse an open buffer off the request path, once no newer text has come for ``idle_s`` (the server
-        calls this on didOpen and didChange; a parse beside a request would compete with it for the
-        interpreter)."""
+        """Parse an open buffer off the request path, once no newer text has come for ``idle_s`` and no
+        completion context has been gathered for as long (the server calls this on didOpen and didChange; a parse
+        beside a request would compete with it for the interpreter)."""
         if self._closing or not path:
             return
         with self._to_parse_lock:
@@ -764,7 +790,8 @@ class ContextService:
         while not self._closing:
             with self._to_parse_lock:
                 text, due = self._to_parse[path]
-                wait = due - time.monotonic()
+                due = max(due, self._last_request + PREPARE_IDLE_S)
+                wait = max(due - time.monotonic(), 0.01 if self._requests else 0.0)
                 if wait <= 0:
                     del self._to_parse[path]  # a newer text from now on starts a job of its own
                     break

@@ -3,6 +3,7 @@ open buffers are parsed in the background."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -81,3 +82,19 @@ def test_prepare_parses_an_open_buffer_once_the_editor_is_quiet() -> None:
 )
 def test_minor_edits(old: str, new: str, minor: bool) -> None:
     assert _minor_edit(old, new) is minor
+
+
+def test_background_parse_waits_while_completion_contexts_are_gathered() -> None:
+    store: Any = None
+    service = ContextService(store, LanguageRegistry.default(), None)
+    service._requests = 1  # a request in flight
+    service.prepare("busy.py", "import os\n", idle_s=0.0)
+    job = service._parser.submit(lambda: None)
+    with pytest.raises(TimeoutError):
+        job.result(timeout=0.3)  # still queued behind the waiting parse
+    assert "busy.py" not in service._parses
+    service._requests = 0
+    service._last_request = time.monotonic()
+    job.result(timeout=5)
+    assert service._parses["busy.py"][0] == "import os\n"
+    service.close()
