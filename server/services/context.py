@@ -1142,16 +1142,18 @@ class ContextService:
             per_chunk.setdefault(key, []).append(score)
             if key not in first or score > first[key][0]:
                 first[key] = (score, d, (span[0], span[1]))  # the chunk is named after its most likely callee
-        ranked = []
+        totals = []
         for key, scores in per_chunk.items():
             scores.sort(reverse=True)
-            total = scores[0] + 0.15 * sum(scores[1:4])
+            totals.append((-(scores[0] + 0.15 * sum(scores[1:4])), key))
+        totals.sort()
+        ranked = []
+        for neg, key in totals[:16]:  # (the best score, then path and first line, as items are ranked)
             _, d, (start, end) = first[key]
             ranked.append(
-                replace(_def_hit(d, total), start_line=start, end_line=end, extra={_SPOT: (d.content_hash, start)})
+                replace(_def_hit(d, -neg), start_line=start, end_line=end, extra={_SPOT: (d.content_hash, start)})
             )
-        ranked.sort(key=lambda x: (-x.score, x.path, x.start_line))
-        return ranked[:16]
+        return ranked
 
     def _members(
         self,
@@ -1935,6 +1937,11 @@ def _infer_type(var: str, before: str, language: str | None) -> str | None:
         return None
     best: tuple[int, str] | None = None
     window = before[-40_000:]
+    if var not in window:
+        return None
+    if "\n" in window:
+        # The lines that mention it (every pattern names it on the line of the type), in order.
+        window = "\n".join(ln for ln in window.split("\n") if var in ln)
     for pat in _type_patterns(var, language):
         for m in pat.finditer(window):
             t = m.group(1)
