@@ -613,14 +613,17 @@ class SearchQueries:
         prefix: str | None = None,
         exact: bool = False,
         no_methods: bool = False,
+        skip_patterns: Sequence[str] = (),
     ) -> list[DefRow]:
-        """Top-level definitions in files whose path matches one of the LIKE patterns (no chunk, no text);
-        ``no_methods`` leaves out Go methods (``func (r T) ...``)."""
+        """Top-level definitions in files whose path matches one of the LIKE patterns (no chunk, no text) and none
+        of ``skip_patterns``; ``no_methods`` leaves out Go methods (``func (r T) ...``)."""
         if not patterns:
             return []
         cond = self._sym_filters(kinds, prefix, exact)
         if no_methods:
             cond += " AND coalesce(s.detail, '') NOT LIKE 'func (%%'"
+        if skip_patterns:
+            cond += " AND NOT (f.path LIKE ANY(%(skip)s))"
         with self._read() as c:
             rows = c.execute(
                 f"SELECT DISTINCT ON (f.path, s.line, s.name) {self._SYM_COLUMNS}"
@@ -629,7 +632,7 @@ class SearchQueries:
                 f" AND f.path LIKE ANY(%(patterns)s) AND NOT (f.path = ANY(%(exclude)s)){cond}"
                 " ORDER BY f.path, s.line, s.name LIMIT %(limit)s",
                 {"repo": repo_id, "snap": snapshot_id, "patterns": list(patterns), "exclude": list(exclude_paths),
-                 "limit": limit, **self._sym_params(kinds, prefix)},
+                 "limit": limit, "skip": list(skip_patterns), **self._sym_params(kinds, prefix)},
             ).fetchall()
         return [DefRow._make(r) for r in rows]
 

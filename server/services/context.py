@@ -1042,7 +1042,11 @@ class ContextService:
             if language == "go":
                 pattern = "%.go" if cur_dir == "." else f"{_like_escape(cur_dir)}/%.go"
                 in_test = path.endswith("_test.go")
-                for d in self.store.path_def_symbols(rid, snap, [pattern], exclude, limit=2000, no_methods=True, **flt):
+                # Test files are invisible to the package's other files (and read here only by tests).
+                skip = [] if in_test else ["%\\_test.go"]
+                for d in self.store.path_def_symbols(
+                    rid, snap, [pattern], exclude, limit=2000, no_methods=True, skip_patterns=skip, **flt
+                ):
                     if d.path.endswith("_test.go") and (not in_test or _GO_TEST_FUNC.match(d.name)):
                         continue  # test files are invisible to the package; test functions are never called
                     if _stem_parent(d.path)[1] == cur_dir or (cur_dir == "." and "/" not in d.path):
