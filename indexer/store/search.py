@@ -62,6 +62,7 @@ _CHUNK_AT_ID = _CHUNK_AT.replace("c.text,", "c.id,")
 # Trigram ("did you mean") matching of a short query: at most this many similar defined names, and this many
 # definitions of each (the query's own names keep ``per_name``).
 SIMILAR_NAMES = 12
+TRGM_THRESHOLD = "0.45"  # pg_trgm's similarity for "did you mean" (its default, 0.3, finds thousands of names)
 SIMILAR_PER_NAME = 8
 
 
@@ -93,6 +94,21 @@ class SearchQueries:
 
     def conn(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         raise NotImplementedError
+
+    @staticmethod
+    def _session_settings(c: psycopg.Connection[Any], **settings: str) -> None:
+        """Session-level settings of a pooled connection in autocommit (``_read``), sent only when they differ from
+        what this connection was last given (one round trip for the first query that needs them, none after);
+        every query that depends on one of them asks for it, so none relies on another's value."""
+        have: dict[str, str] = c.__dict__.setdefault("_hearth_settings", {})
+        todo = {name.replace("__", "."): value for name, value in settings.items()}
+        todo = {name: value for name, value in todo.items() if have.get(name) != value}
+        if todo:
+            c.execute(
+                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in todo),
+                [x for item in todo.items() for x in item],
+            )
+            have.update(todo)
 
     @contextmanager
     def _read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -224,27 +240,27 @@ class SearchQueries:
         # Iterative scans keep searching the graph until enough rows pass the filters, so a small margin
         # suffices; without them the filter applies after the scan and we over-fetch.
         fetch = k + 10 if self.supports_iterative_scan else max(k * 4, 40)
-        with self.conn() as c:
-            with c.transaction():
-                if exact:
+        ef = str(min(max(fetch, 40), 1000))
+        sql = (
+            f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %(vec)s AS dist"
+            " FROM embeddings e WHERE e.repo_id = %(repo)s AND e.model = %(model)s"
+            f" ORDER BY e.embedding::vector({int(dim)}) <=> %(vec)s LIMIT %(fetch)s)"
+            f" SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS}, 1 - nn.dist AS score"
+            f" FROM nn JOIN chunks ch ON ch.repo_id = %(repo)s AND ch.text_hash = nn.text_hash{_FILES_OF_CH}"
+        )
+        params = {"vec": vec, "repo": repo_id, "model": model, "fetch": fetch, "snap": snapshot_id,
+                  "exclude": list(exclude_paths)}
+        with self._read() as c:
+            if exact:
+                with c.transaction():
                     c.execute("SET LOCAL enable_indexscan = off")
-                elif self.supports_iterative_scan:  # both settings in one round trip
-                    c.execute(
-                        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan',"
-                        " 'relaxed_order', true)",
-                        (str(min(max(fetch, 40), 1000)),),
-                    )
+                    rows = c.execute(sql, params).fetchall()
+            else:
+                if self.supports_iterative_scan:
+                    self._session_settings(c, hnsw__ef_search=ef, hnsw__iterative_scan="relaxed_order")
                 else:
-                    c.execute(f"SET LOCAL hnsw.ef_search = {min(max(fetch, 40), 1000)}")
-                rows = c.execute(
-                    f"WITH nn AS (SELECT e.text_hash, e.embedding::vector({int(dim)}) <=> %(vec)s AS dist"
-                    " FROM embeddings e WHERE e.repo_id = %(repo)s AND e.model = %(model)s"
-                    f" ORDER BY e.embedding::vector({int(dim)}) <=> %(vec)s LIMIT %(fetch)s)"
-                    f" SELECT DISTINCT ON (f.path, ch.start_line) {self._HIT_COLUMNS}, 1 - nn.dist AS score"
-                    f" FROM nn JOIN chunks ch ON ch.repo_id = %(repo)s AND ch.text_hash = nn.text_hash{_FILES_OF_CH}",
-                    {"vec": vec, "repo": repo_id, "model": model, "fetch": fetch, "snap": snapshot_id,
-                     "exclude": list(exclude_paths)},
-                ).fetchall()
+                    self._session_settings(c, hnsw__ef_search=ef)
+                rows = c.execute(sql, params).fetchall()
         hits = sorted((_hit(r, "vector") for r in rows), key=lambda h: (-h.score, h.path, h.start_line))
         return hits[:k]
 
@@ -255,8 +271,8 @@ class SearchQueries:
         similar first; None when the snapshot's names have not been listed yet (``refresh_ref_stats``)."""
         cond = " OR ".join(f"d.name %% %(n{i})s" for i in range(len(names)))
         best = "greatest(" + ", ".join(f"similarity(d.name, %(n{i})s)" for i in range(len(names))) + ")"
-        with self.conn() as c, c.transaction():
-            c.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.45', true)")
+        with self._read() as c:
+            self._session_settings(c, pg_trgm__similarity_threshold=TRGM_THRESHOLD)
             rows = c.execute(
                 "SELECT NULL, NULL FROM ref_stats_state WHERE repo_id = %(repo)s AND snapshot_id = %(snap)s"
                 " UNION ALL (SELECT d.name, 1 FROM def_names d WHERE d.repo_id = %(repo)s AND d.snapshot_id = %(snap)s"
@@ -328,11 +344,11 @@ class SearchQueries:
                 "  AND s.role = 'def' AND lower(s.name) = lower(n.orig) AND s.name <> n.orig LIMIT n.cap)"
                 " LIMIT n.cap) s"
             )
-        with self.conn() as c, c.transaction():
+        with self._read() as c:
             if fuzzy:
                 # Near names only: at the default 0.3, a name like get_help_option has thousands of trigram
                 # neighbours in a large index, each a heap visit.
-                c.execute("SET LOCAL pg_trgm.similarity_threshold = 0.45")
+                self._session_settings(c, pg_trgm__similarity_threshold=TRGM_THRESHOLD)
             # The best k chunks are chosen on their lines alone; only their texts are read (by primary key).
             rows = c.execute(
                 "SELECT m.path, m.start_line, m.end_line, t.text, m.sym, m.kind, m.language, m.score FROM"
