@@ -13,9 +13,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -407,67 +407,62 @@ class Indexer:
         cancel: threading.Event | None,
     ) -> None:
         total = len(changed)
-        done = 0
-        # Batches submitted to the workers and not yet written, oldest first: the workers parse the
-        # next ones while the oldest is written, so neither the pool nor PostgreSQL waits for the other.
-        inflight: deque[tuple[list[_Work], list[FileRow], list[str], _Pending]] = deque()
+        # Batches go to the workers as soon as their files are read, and to a writer thread once submitted:
+        # this thread reads the next files while PostgreSQL writes (with many small files, reading and
+        # writing in turn left both cores partly idle), the workers parse up to PIPELINE_DEPTH batches ahead
+        # of the one being written, and batches are written in order.
+        writer = _Writer(lambda item: self._write(repo_id, snap, *item, known=known, stats=stats), report, total)
         vanished: list[str] = []
         batch: list[_Work] = []
         batch_bytes = 0
         first = True
-
-        def write_oldest() -> None:
-            nonlocal done
-            work, skipped, gone, pending = inflight.popleft()
-            self._write(repo_id, snap, work, known, skipped, gone, stats, pending)
-            done += len(work)  # files skipped on reading were counted then
-            report(Progress("parse", min(done, total), total))
-
-        for entry in changed:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            try:
-                data = entry.abs_path.read_bytes()
-            except FileNotFoundError:
-                # Deleted between the walk and the read: gone, like a file the walk never saw.
-                log.info("%s was deleted while indexing", entry.path)
-                if entry.path in known:
-                    vanished.append(entry.path)
-                done += 1
-                continue
-            except OSError as exc:
-                skip_rows.append(FileRow(entry.path, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
-                done += 1
-                continue
-            reason = policy.check_content(entry.path, data)
-            if reason:
-                stats["skipped"] += 1
-                skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
-                done += 1
-                continue
-            lang = self.registry.name_for_path(entry.path)
-            batch.append(_Work(entry, data, content_key(data, lang), lang))
-            batch_bytes += len(data)
-            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                inflight.append((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
-                first = False
-                skip_rows, batch, batch_bytes = [], [], 0
-                if len(inflight) > PIPELINE_DEPTH:
-                    write_oldest()
-        inflight.append((batch, skip_rows, (deleted if first else []) + vanished, self._submit(repo_id, batch)))
-        while inflight:
-            write_oldest()
+        try:
+            for entry in changed:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                try:
+                    data = entry.abs_path.read_bytes()
+                except FileNotFoundError:
+                    # Deleted between the walk and the read: gone, like a file the walk never saw.
+                    log.info("%s was deleted while indexing", entry.path)
+                    if entry.path in known:
+                        vanished.append(entry.path)
+                    writer.count(1)
+                    continue
+                except OSError as exc:
+                    skip_rows.append(FileRow(entry.path, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
+                    writer.count(1)
+                    continue
+                reason = policy.check_content(entry.path, data)
+                if reason:
+                    stats["skipped"] += 1
+                    skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
+                    writer.count(1)
+                    continue
+                lang = self.registry.name_for_path(entry.path)
+                batch.append(_Work(entry, data, content_key(data, lang), lang))
+                batch_bytes += len(data)
+                if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                    writer.put((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
+                    first = False
+                    skip_rows, batch, batch_bytes = [], [], 0
+            writer.put((batch, skip_rows, (deleted if first else []) + vanished, self._submit(repo_id, batch)))
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.finish()
 
     def _write(
         self,
         repo_id: int,
         snap: int,
         batch: list[_Work],
-        known: dict[str, FileState],
         skip_rows: list[FileRow],
         deleted: Sequence[str],
-        stats: dict[str, int],
         pending: _Pending | None = None,
+        *,
+        known: dict[str, FileState],
+        stats: dict[str, int],
     ) -> None:
         pending = pending or self._submit(repo_id, batch)
         have = pending.have
@@ -598,7 +593,7 @@ class Indexer:
         stats = {"indexed": 0, "reused": 0, "unchanged": 0, "bytes": 0, "skipped": len(rows)}
         written = {r.path for r in rows} | {w.entry.path for w in batch}
         gone = sorted(deleted - written)
-        self._write(repo_id, snap, batch, known, rows, gone, stats)
+        self._write(repo_id, snap, batch, rows, gone, known=known, stats=stats)
         if embed and self.embedder is not None and batch:
             self.embed_pending(repo_id, snap, prefer_paths=[w.entry.path for w in batch], limit_batches=4)
         stats["deleted"] = len(gone)
@@ -640,6 +635,77 @@ class Indexer:
             if limit_batches is not None and batches >= limit_batches:
                 break
         return n
+
+
+_Batch = tuple[list[_Work], list[FileRow], list[str], _Pending]
+
+
+class _Writer:
+    """Writes submitted batches in order on a thread of its own, at most ``PIPELINE_DEPTH`` waiting, and
+    reports progress (files written, plus those skipped on reading, which ``count`` adds)."""
+
+    def __init__(self, write: Callable[[_Batch], None], report: ProgressFn, total: int) -> None:
+        self._write = write
+        self._report = report
+        self._total = total
+        self._done = 0
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self._failed: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hearth-index-writer", daemon=True)
+        self._thread.start()
+
+    def count(self, files: int) -> None:
+        with self._lock:
+            self._done += files
+
+    def put(self, batch: _Batch | None) -> None:
+        """Queue a batch (waiting while ``PIPELINE_DEPTH`` are queued); raises what stopped the writer."""
+        while True:
+            if self._failed is not None:
+                raise self._failed
+            try:
+                self._queue.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Wait until every queued batch is written; raises what stopped the writer."""
+        self.put(None)
+        self._thread.join()
+        if self._failed is not None:
+            raise self._failed
+
+    def abandon(self) -> None:
+        """Stop after the batch being written (cancelled, or the reading side failed); the rest is not written."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None or self._stop.is_set():
+                return
+            try:
+                self._write(batch)
+            except BaseException as exc:  # handed to the reading thread, which raises it
+                self._failed = exc
+                return
+            with self._lock:
+                self._done += len(batch[0])
+                done = min(self._done, self._total)
+            self._report(Progress("parse", done, self._total))
 
 
 def _jobs(work: list[_Work]) -> Iterable[list[_Work]]:
