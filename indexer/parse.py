@@ -18,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 
 from tree_sitter import Node, QueryCursor
 
@@ -68,9 +69,9 @@ class _FileParser:
         self.lang = lang
         self.source = source
         self.lines = source.split(b"\n")
-        self.line_starts = [0]  # the byte offset of each line
-        for line in self.lines[:-1]:
-            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
+        # The byte offset of each line; in ASCII source a column in bytes is also one in characters.
+        self.line_starts = list(accumulate(map((1).__add__, map(len, self.lines[:-1])), initial=0))
+        self.ascii = source.isascii()
         self.budget = int(budget_tokens * BYTES_PER_TOKEN)
         self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
         self.keyed: list[tuple[int, int, int, _Def]] = []  # (start byte, end byte, node id, def) of each key
@@ -88,7 +89,7 @@ class _FileParser:
         return self.lines[row].decode("utf-8", "replace") if row < len(self.lines) else ""
 
     def col_chars(self, row: int, col_bytes: int) -> int:
-        if row >= len(self.lines):
+        if self.ascii or row >= len(self.lines):
             return col_bytes
         return len(self.lines[row][:col_bytes].decode("utf-8", "replace"))
 
@@ -204,19 +205,13 @@ class _FileParser:
                 )
             )
         ref_scopes = self.enclosing([n for _, n in refs])
+        source, col_chars, append = self.source, self.col_chars, self.symbols.append
         for (kind, n), (scope, _nearest) in zip(refs, ref_scopes, strict=True):
             row, col = n.start_point
-            self.symbols.append(
-                Symbol(
-                    name=self.node_text(n),
-                    kind=kind,
-                    role="ref",
-                    scope=scope,
-                    line=row + 1,
-                    col=self.col_chars(row, col),
-                    end_line=last_row(n) + 1,
-                )
-            )
+            end_row, end_col = n.end_point
+            last = end_row - 1 if end_col == 0 and end_row > row else end_row  # last_row(n)
+            name = source[n.start_byte : n.end_byte].decode("utf-8", "replace")
+            append(Symbol(name, kind, "ref", scope, row + 1, col_chars(row, col), last + 1))
 
     def collect_imports(self) -> None:
         query = self.lang.queries.get("imports")
