@@ -329,31 +329,35 @@ class Indexer:
         known = self.store.file_states(snap)
         report(Progress("scan", 0, 0, f"scanning {root}"))
 
-        entries: list[WalkEntry] = []
-        skips: list[Skip] = []
-        for item in policy.walk():
-            (entries if isinstance(item, WalkEntry) else skips).append(item)
-        seen = {e.path for e in entries} | {s.path for s in skips}
-        deleted = [p for p in known if p not in seen]
-
-        skip_rows = [
-            FileRow(s.path, None, 0, 0, None, "skipped", s.reason)
-            for s in skips
-            if not (known.get(s.path) and known[s.path].status == "skipped")
-        ]
-        changed = entries if rehash else [e for e in entries if not _unchanged(known.get(e.path), e)]
-        stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0, "skipped": len(skips)}
-        total = len(changed)
-        report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
         workers = self.parse_workers if self.parse_workers is not None else min(2, os.cpu_count() or 1)
-        if workers > 1 and (total >= POOL_MIN_FILES or sum(e.size for e in changed) >= POOL_MIN_BYTES):
-            self._pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(os.getpid(),),
-            )
         try:
+            entries: list[WalkEntry] = []
+            skips: list[Skip] = []
+            # The parse pool starts as soon as the walk has found enough to parse, so that the workers start
+            # (interpreter, imports) while the walk goes on, not after it.
+            to_parse = to_parse_bytes = 0
+            for item in policy.walk():
+                if isinstance(item, Skip):
+                    skips.append(item)
+                    continue
+                entries.append(item)
+                if workers > 1 and self._pool is None and (rehash or not _unchanged(known.get(item.path), item)):
+                    to_parse += 1
+                    to_parse_bytes += item.size
+                    if to_parse >= POOL_MIN_FILES or to_parse_bytes >= POOL_MIN_BYTES:
+                        self._start_pool(workers)
+            seen = {e.path for e in entries} | {s.path for s in skips}
+            deleted = [p for p in known if p not in seen]
+
+            skip_rows = [
+                FileRow(s.path, None, 0, 0, None, "skipped", s.reason)
+                for s in skips
+                if not (known.get(s.path) and known[s.path].status == "skipped")
+            ]
+            changed = entries if rehash else [e for e in entries if not _unchanged(known.get(e.path), e)]
+            stats = dict(indexed=0, reused=0, unchanged=len(entries) - len(changed), bytes=0, skipped=len(skips))
+            total = len(changed)
+            report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
             self._index_changed(repo_id, snap, policy, changed, known, skip_rows, deleted, stats, report, cancel)
         finally:
             if self._pool is not None:
@@ -496,6 +500,16 @@ class Indexer:
             rows.append(FileRow(w.entry.path, w.digest, len(w.data), w.entry.mtime_ns, lang, "indexed"))
         if rows or blobs or deleted:
             self.store.write_batch(repo_id, snap, list(blobs.items()), rows, deleted)
+
+    def _start_pool(self, workers: int) -> None:
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
+        # The pool starts its processes on the first job: an empty one starts them now.
+        self._pool.submit(_parse_job, (0, []))
 
     def _submit(self, repo_id: int, batch: list[_Work]) -> _Pending:
         """Start parsing a batch's new content: in the worker pool when there is one (a full run)."""
