@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 _IDENT = re.compile(r"[^\W\d]\w*", re.UNICODE)
+# The same identifiers in ASCII text, about twice as fast to find (a character class instead of two Unicode
+# category tests per character).
+_IDENT_ASCII = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_]+", re.UNICODE)
 
 # Words that carry no signal in a natural-language query about code.
@@ -75,7 +78,8 @@ _term_text_cache = _TermTextCache()
 
 def term_text(text: str, limit: int = MAX_TERMS) -> str:
     """``" ".join(terms(text, limit))``, without building the list of terms when no limit applies."""
-    joined = " ".join(filter(None, map(_term_text_cache.__getitem__, _IDENT.findall(text))))
+    idents = (_IDENT_ASCII if text.isascii() else _IDENT).findall(text)
+    joined = " ".join(filter(None, map(_term_text_cache.__getitem__, idents)))
     # Each term is at least one character and a separator: a shorter text has fewer than ``limit`` terms.
     if len(joined) < 2 * limit:
         return joined

@@ -18,8 +18,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
+from itertools import accumulate
 
-from tree_sitter import Node, QueryCursor
+from tree_sitter import Node, Query, QueryCursor
 
 from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
 from hearth.indexer.lexical import term_text
@@ -69,9 +71,9 @@ class _FileParser:
         self.with_chunks = with_chunks
         self.source = source
         self.lines = source.split(b"\n")
-        self.line_starts = [0]  # the byte offset of each line
-        for line in self.lines[:-1]:
-            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
+        # The byte offset of each line; in ASCII source a column in bytes is also one in characters.
+        self.line_starts = list(accumulate(map((1).__add__, map(len, self.lines[:-1])), initial=0))
+        self.ascii = source.isascii()
         self.budget = int(budget_tokens * BYTES_PER_TOKEN)
         self.defs: dict[int, _Def] = {}  # node id -> def (keyed by both the node and its wrapper)
         self.keyed: list[tuple[int, int, int, _Def]] = []  # (start byte, end byte, node id, def) of each key
@@ -89,7 +91,7 @@ class _FileParser:
         return self.lines[row].decode("utf-8", "replace") if row < len(self.lines) else ""
 
     def col_chars(self, row: int, col_bytes: int) -> int:
-        if row >= len(self.lines):
+        if self.ascii or row >= len(self.lines):
             return col_bytes
         return len(self.lines[row][:col_bytes].decode("utf-8", "replace"))
 
@@ -146,14 +148,25 @@ class _FileParser:
         return out
 
     # -- symbols -------------------------------------------------------------------------------
-    def collect_tags(self) -> None:
-        query = self.lang.queries.get("tags")
-        if query is None:
-            return
-        root = self.tree_root
+    def symbol_matches(self) -> tuple[list[tuple[int, dict[str, list[Node]]]], list[tuple[int, dict[str, list[Node]]]]]:
+        """The matches of the tags query and of the imports query, from one pass over the tree when the
+        language has both (``_symbol_query``)."""
+        tags = self.lang.queries.get("tags")
+        imports = self.lang.queries.get("imports")
+        if tags is not None and imports is not None:
+            both, n_tags = _symbol_query(self.lang, tags, imports)
+            if both is not None:
+                matches = QueryCursor(both).matches(self.tree_root)
+                return [m for m in matches if m[0] < n_tags], [m for m in matches if m[0] >= n_tags]
+        return (
+            QueryCursor(tags).matches(self.tree_root) if tags is not None else [],
+            QueryCursor(imports).matches(self.tree_root) if imports is not None else [],
+        )
+
+    def collect_tags(self, matches: list[tuple[int, dict[str, list[Node]]]]) -> None:
         refs: list[tuple[str, Node]] = []
         roles = _CAPTURE_ROLES
-        for _idx, caps in QueryCursor(query).matches(root):
+        for _idx, caps in matches:
             def_node = name_node = None
             kind = ""
             scope_only = False
@@ -205,28 +218,19 @@ class _FileParser:
                 )
             )
         ref_scopes = self.enclosing([n for _, n in refs])
+        source, col_chars, append = self.source, self.col_chars, self.symbols.append
         for (kind, n), (scope, _nearest) in zip(refs, ref_scopes, strict=True):
             row, col = n.start_point
-            self.symbols.append(
-                Symbol(
-                    name=self.node_text(n),
-                    kind=kind,
-                    role="ref",
-                    scope=scope,
-                    line=row + 1,
-                    col=self.col_chars(row, col),
-                    end_line=last_row(n) + 1,
-                )
-            )
+            end_row, end_col = n.end_point
+            last = end_row - 1 if end_col == 0 and end_row > row else end_row  # last_row(n)
+            name = source[n.start_byte : n.end_byte].decode("utf-8", "replace")
+            append(Symbol(name, kind, "ref", scope, row + 1, col_chars(row, col), last + 1))
 
-    def collect_imports(self) -> None:
-        query = self.lang.queries.get("imports")
-        if query is None:
-            return
+    def collect_imports(self, matches: list[tuple[int, dict[str, list[Node]]]]) -> None:
         # (row, module, imported name) -> (local name, original name when aliased, node); an aliased
         # match of the same import replaces the plain one.
         found: dict[tuple[int, str, str | None], tuple[str, str | None, Node]] = {}
-        for _idx, caps in QueryCursor(query).matches(self.tree_root):
+        for _idx, caps in matches:
             mods = caps.get("import.module", [])
             if not mods:
                 continue
@@ -429,8 +433,9 @@ class _FileParser:
     def run(self) -> ParsedFile:
         tree = self.lang.parser().parse(self.source)
         self.tree_root = tree.root_node
-        self.collect_tags()
-        self.collect_imports()
+        tags, imports = self.symbol_matches()
+        self.collect_tags(tags)
+        self.collect_imports(imports)
         if self.with_chunks:
             self.visit(tree.root_node, [])
         self.chunks.sort(key=lambda c: (c.start_line, c.end_line))
@@ -440,6 +445,28 @@ class _FileParser:
         )
         err = "syntax errors" if tree.root_node.has_error else None
         return ParsedFile(self.lang.name, chunks, tuple(self.symbols), err)
+
+
+# A language's tags and imports queries compiled as one (its tags patterns first), by language: one query
+# cursor pass over the tree finds both (the imports query alone walked the whole tree for a few matches).
+# The same matches in the same order as the two queries give. None where the sources cannot be read again.
+_SYMBOL_QUERIES: dict[int, tuple[LoadedLanguage, Query | None, int]] = {}
+
+
+def _symbol_query(lang: LoadedLanguage, tags: Query, imports: Query) -> tuple[Query | None, int]:
+    cached = _SYMBOL_QUERIES.get(id(lang))
+    if cached is None or cached[0] is not lang:
+        both: Query | None = None
+        try:
+            qdir = resources.files("hearth.indexer").joinpath("queries").joinpath(lang.spec.query_dir)
+            src = [qdir.joinpath(f"{purpose}.scm").read_text(encoding="utf-8") for purpose in ("tags", "imports")]
+            both = Query(lang.language, src[0] + "\n" + src[1])
+            if both.pattern_count != tags.pattern_count + imports.pattern_count:
+                both = None
+        except Exception:  # the separate queries still work: use them
+            both = None
+        cached = _SYMBOL_QUERIES[id(lang)] = (lang, both, tags.pattern_count)
+    return cached[1], cached[2]
 
 
 _DEF, _SCOPE, _NAME, _REF, _OTHER = range(5)

@@ -13,9 +13,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +36,11 @@ BATCH_BYTES = 4 * 1024 * 1024
 POOL_MIN_FILES = 300  # a full run with at least this much to parse uses a process pool
 POOL_MIN_BYTES = 4 * 1024 * 1024
 PIPELINE_DEPTH = 2  # batches parsed ahead of the one being written
+# Files per job sent to a parse worker (and bytes, whichever is reached first): a job per file cost about
+# 100 microseconds of the indexing process's CPU (a future, pickling, the pool's queues and threads) and as
+# much in the worker, 44k times for a large repository; a batch's files go out in a few jobs instead.
+JOB_FILES = 32
+JOB_BYTES = 512 * 1024
 
 _worker_registry: LanguageRegistry | None = None
 _T = TypeVar("_T")
@@ -70,15 +75,19 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _parse_job(job: tuple[str, bytes, int, str]) -> EncodedBlob | Exception:
-    """In a worker process: ``parse_source`` is pure, so only (path, bytes, repository, content key) go in,
-    and the result comes back as the rows the store copies in (cheaper to send than the objects)."""
+def _parse_job(job: tuple[int, list[tuple[str, bytes, str]]]) -> list[EncodedBlob | Exception]:
+    """In a worker process: ``parse_source`` is pure, so only the repository and (path, bytes, content key)
+    of each file go in, and each result comes back as the rows the store copies in (cheaper to send than
+    the objects), in the order of the files."""
     assert _worker_registry is not None
-    path, data, repo_id, digest = job
-    try:
-        return encode_blob(repo_id, digest, parse_source(_worker_registry, path, data))
-    except Exception as exc:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    repo_id, files = job
+    out: list[EncodedBlob | Exception] = []
+    for path, data, digest in files:
+        try:
+            out.append(encode_blob(repo_id, digest, parse_source(_worker_registry, path, data)))
+        except Exception as exc:
+            out.append(RuntimeError(f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +143,17 @@ class _Pending:
 
     have: set[str]  # content already in the index
     todo: dict[str, _Work]
-    futures: dict[str, Future[EncodedBlob | Exception]]
+    # Each file sent to a worker: its job and its place in the job's results.
+    futures: dict[str, tuple[Future[list[EncodedBlob | Exception]], int]]
 
     def results(self, registry: LanguageRegistry) -> dict[str, ParsedFile | EncodedBlob | Exception]:
         out: dict[str, ParsedFile | EncodedBlob | Exception] = {}
         for digest, w in self.todo.items():
-            fut = self.futures.get(digest)
-            if fut is not None:
+            job = self.futures.get(digest)
+            if job is not None:
+                fut, i = job
                 try:
-                    out[digest] = fut.result()
+                    out[digest] = fut.result()[i]
                 except Exception as exc:  # a worker died: parse here
                     log.warning("parse worker failed on %s (%s); parsing in-process", w.entry.path, exc)
                     out[digest] = _parse_here(registry, w)
@@ -318,31 +329,35 @@ class Indexer:
         known = self.store.file_states(snap)
         report(Progress("scan", 0, 0, f"scanning {root}"))
 
-        entries: list[WalkEntry] = []
-        skips: list[Skip] = []
-        for item in policy.walk():
-            (entries if isinstance(item, WalkEntry) else skips).append(item)
-        seen = {e.path for e in entries} | {s.path for s in skips}
-        deleted = [p for p in known if p not in seen]
-
-        skip_rows = [
-            FileRow(s.path, None, 0, 0, None, "skipped", s.reason)
-            for s in skips
-            if not (known.get(s.path) and known[s.path].status == "skipped")
-        ]
-        changed = entries if rehash else [e for e in entries if not _unchanged(known.get(e.path), e)]
-        stats = {"indexed": 0, "reused": 0, "unchanged": len(entries) - len(changed), "bytes": 0, "skipped": len(skips)}
-        total = len(changed)
-        report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
         workers = self.parse_workers if self.parse_workers is not None else min(2, os.cpu_count() or 1)
-        if workers > 1 and (total >= POOL_MIN_FILES or sum(e.size for e in changed) >= POOL_MIN_BYTES):
-            self._pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(os.getpid(),),
-            )
         try:
+            entries: list[WalkEntry] = []
+            skips: list[Skip] = []
+            # The parse pool starts as soon as the walk has found enough to parse, so that the workers start
+            # (interpreter, imports) while the walk goes on, not after it.
+            to_parse = to_parse_bytes = 0
+            for item in policy.walk():
+                if isinstance(item, Skip):
+                    skips.append(item)
+                    continue
+                entries.append(item)
+                if workers > 1 and self._pool is None and (rehash or not _unchanged(known.get(item.path), item)):
+                    to_parse += 1
+                    to_parse_bytes += item.size
+                    if to_parse >= POOL_MIN_FILES or to_parse_bytes >= POOL_MIN_BYTES:
+                        self._start_pool(workers)
+            seen = {e.path for e in entries} | {s.path for s in skips}
+            deleted = [p for p in known if p not in seen]
+
+            skip_rows = [
+                FileRow(s.path, None, 0, 0, None, "skipped", s.reason)
+                for s in skips
+                if not (known.get(s.path) and known[s.path].status == "skipped")
+            ]
+            changed = entries if rehash else [e for e in entries if not _unchanged(known.get(e.path), e)]
+            stats = dict(indexed=0, reused=0, unchanged=len(entries) - len(changed), bytes=0, skipped=len(skips))
+            total = len(changed)
+            report(Progress("parse", 0, total, f"{total} files to check, {len(deleted)} deleted"))
             self._index_changed(repo_id, snap, policy, changed, known, skip_rows, deleted, stats, report, cancel)
         finally:
             if self._pool is not None:
@@ -396,67 +411,62 @@ class Indexer:
         cancel: threading.Event | None,
     ) -> None:
         total = len(changed)
-        done = 0
-        # Batches submitted to the workers and not yet written, oldest first: the workers parse the
-        # next ones while the oldest is written, so neither the pool nor PostgreSQL waits for the other.
-        inflight: deque[tuple[list[_Work], list[FileRow], list[str], _Pending]] = deque()
+        # Batches go to the workers as soon as their files are read, and to a writer thread once submitted:
+        # this thread reads the next files while PostgreSQL writes (with many small files, reading and
+        # writing in turn left both cores partly idle), the workers parse up to PIPELINE_DEPTH batches ahead
+        # of the one being written, and batches are written in order.
+        writer = _Writer(lambda item: self._write(repo_id, snap, *item, known=known, stats=stats), report, total)
         vanished: list[str] = []
         batch: list[_Work] = []
         batch_bytes = 0
         first = True
-
-        def write_oldest() -> None:
-            nonlocal done
-            work, skipped, gone, pending = inflight.popleft()
-            self._write(repo_id, snap, work, known, skipped, gone, stats, pending)
-            done += len(work)  # files skipped on reading were counted then
-            report(Progress("parse", min(done, total), total))
-
-        for entry in changed:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            try:
-                data = entry.abs_path.read_bytes()
-            except FileNotFoundError:
-                # Deleted between the walk and the read: gone, like a file the walk never saw.
-                log.info("%s was deleted while indexing", entry.path)
-                if entry.path in known:
-                    vanished.append(entry.path)
-                done += 1
-                continue
-            except OSError as exc:
-                skip_rows.append(FileRow(entry.path, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
-                done += 1
-                continue
-            reason = policy.check_content(entry.path, data)
-            if reason:
-                stats["skipped"] += 1
-                skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
-                done += 1
-                continue
-            lang = self.registry.name_for_path(entry.path)
-            batch.append(_Work(entry, data, content_key(data, lang), lang))
-            batch_bytes += len(data)
-            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                inflight.append((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
-                first = False
-                skip_rows, batch, batch_bytes = [], [], 0
-                if len(inflight) > PIPELINE_DEPTH:
-                    write_oldest()
-        inflight.append((batch, skip_rows, (deleted if first else []) + vanished, self._submit(repo_id, batch)))
-        while inflight:
-            write_oldest()
+        try:
+            for entry in changed:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                try:
+                    data = entry.abs_path.read_bytes()
+                except FileNotFoundError:
+                    # Deleted between the walk and the read: gone, like a file the walk never saw.
+                    log.info("%s was deleted while indexing", entry.path)
+                    if entry.path in known:
+                        vanished.append(entry.path)
+                    writer.count(1)
+                    continue
+                except OSError as exc:
+                    skip_rows.append(FileRow(entry.path, None, 0, 0, None, "skipped", f"unreadable: {exc.strerror}"))
+                    writer.count(1)
+                    continue
+                reason = policy.check_content(entry.path, data)
+                if reason:
+                    stats["skipped"] += 1
+                    skip_rows.append(FileRow(entry.path, None, len(data), entry.mtime_ns, None, "skipped", reason))
+                    writer.count(1)
+                    continue
+                lang = self.registry.name_for_path(entry.path)
+                batch.append(_Work(entry, data, content_key(data, lang), lang))
+                batch_bytes += len(data)
+                if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                    writer.put((batch, skip_rows, deleted if first else [], self._submit(repo_id, batch)))
+                    first = False
+                    skip_rows, batch, batch_bytes = [], [], 0
+            writer.put((batch, skip_rows, (deleted if first else []) + vanished, self._submit(repo_id, batch)))
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.finish()
 
     def _write(
         self,
         repo_id: int,
         snap: int,
         batch: list[_Work],
-        known: dict[str, FileState],
         skip_rows: list[FileRow],
         deleted: Sequence[str],
-        stats: dict[str, int],
         pending: _Pending | None = None,
+        *,
+        known: dict[str, FileState],
+        stats: dict[str, int],
     ) -> None:
         pending = pending or self._submit(repo_id, batch)
         have = pending.have
@@ -491,6 +501,16 @@ class Indexer:
         if rows or blobs or deleted:
             self.store.write_batch(repo_id, snap, list(blobs.items()), rows, deleted)
 
+    def _start_pool(self, workers: int) -> None:
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
+        # The pool starts its processes on the first job: an empty one starts them now.
+        self._pool.submit(_parse_job, (0, []))
+
     def _submit(self, repo_id: int, batch: list[_Work]) -> _Pending:
         """Start parsing a batch's new content: in the worker pool when there is one (a full run)."""
         have = self.store.existing_blobs(repo_id, (w.digest for w in batch))
@@ -498,16 +518,18 @@ class Indexer:
         for w in batch:
             if w.digest not in have:
                 todo.setdefault(w.digest, w)
-        futures: dict[str, Future[EncodedBlob | Exception]] = {}
+        futures: dict[str, tuple[Future[list[EncodedBlob | Exception]], int]] = {}
         if self._pool is not None and len(todo) > 1:
             try:
-                futures = {
-                    d: self._pool.submit(_parse_job, (w.entry.path, w.data, repo_id, d)) for d, w in todo.items()
-                }
+                for job in _jobs(list(todo.values())):
+                    fut = self._pool.submit(_parse_job, (repo_id, [(w.entry.path, w.data, w.digest) for w in job]))
+                    for i, w in enumerate(job):
+                        futures[w.digest] = (fut, i)
             except (BrokenExecutor, RuntimeError) as exc:
                 log.warning("the parse pool is gone (%s); parsing in-process", exc)
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+                futures = {}
         return _Pending(have, todo, futures)
 
     # -- single files (watcher, didSave) ---------------------------------------------------------
@@ -585,7 +607,7 @@ class Indexer:
         stats = {"indexed": 0, "reused": 0, "unchanged": 0, "bytes": 0, "skipped": len(rows)}
         written = {r.path for r in rows} | {w.entry.path for w in batch}
         gone = sorted(deleted - written)
-        self._write(repo_id, snap, batch, known, rows, gone, stats)
+        self._write(repo_id, snap, batch, rows, gone, known=known, stats=stats)
         if embed and self.embedder is not None and batch:
             self.embed_pending(repo_id, snap, prefer_paths=[w.entry.path for w in batch], limit_batches=4)
         stats["deleted"] = len(gone)
@@ -627,6 +649,91 @@ class Indexer:
             if limit_batches is not None and batches >= limit_batches:
                 break
         return n
+
+
+_Batch = tuple[list[_Work], list[FileRow], list[str], _Pending]
+
+
+class _Writer:
+    """Writes submitted batches in order on a thread of its own, at most ``PIPELINE_DEPTH`` waiting, and
+    reports progress (files written, plus those skipped on reading, which ``count`` adds)."""
+
+    def __init__(self, write: Callable[[_Batch], None], report: ProgressFn, total: int) -> None:
+        self._write = write
+        self._report = report
+        self._total = total
+        self._done = 0
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self._failed: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hearth-index-writer", daemon=True)
+        self._thread.start()
+
+    def count(self, files: int) -> None:
+        with self._lock:
+            self._done += files
+
+    def put(self, batch: _Batch | None) -> None:
+        """Queue a batch (waiting while ``PIPELINE_DEPTH`` are queued); raises what stopped the writer."""
+        while True:
+            if self._failed is not None:
+                raise self._failed
+            try:
+                self._queue.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Wait until every queued batch is written; raises what stopped the writer."""
+        self.put(None)
+        self._thread.join()
+        if self._failed is not None:
+            raise self._failed
+
+    def abandon(self) -> None:
+        """Stop after the batch being written (cancelled, or the reading side failed); the rest is not written."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None or self._stop.is_set():
+                return
+            try:
+                self._write(batch)
+            except BaseException as exc:  # handed to the reading thread, which raises it
+                self._failed = exc
+                return
+            with self._lock:
+                self._done += len(batch[0])
+                done = min(self._done, self._total)
+            self._report(Progress("parse", done, self._total))
+
+
+def _jobs(work: list[_Work]) -> Iterable[list[_Work]]:
+    """The files in jobs of at most ``JOB_FILES`` files and about ``JOB_BYTES`` bytes, in order."""
+    job: list[_Work] = []
+    size = 0
+    for w in work:
+        if job and (len(job) >= JOB_FILES or size + len(w.data) > JOB_BYTES):
+            yield job
+            job, size = [], 0
+        job.append(w)
+        size += len(w.data)
+    if job:
+        yield job
 
 
 def _unchanged(state: FileState | None, entry: WalkEntry) -> bool:

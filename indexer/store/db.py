@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from hearth.indexer.store.chat import ChatQueries
 from hearth.indexer.store.search import SearchQueries
-from hearth.indexer.types import ParsedFile
+from hearth.indexer.types import ParsedFile, Symbol
 
 log = logging.getLogger(__name__)
 
@@ -518,30 +518,52 @@ def encode_blob(repo_id: int, content_hash: str, parsed: ParsedFile) -> EncodedB
         )
         for ch in parsed.chunks
     ]
-    head = f"{repo_id}\t{h}\t"
-    symbol_lines = [
-        head
-        + "\t".join(
-            (
-                _copy_field(sym.name),
-                _copy_field(sym.kind),
-                _copy_field(sym.role),
-                _copy_field(sym.scope),
-                _copy_field(sym.detail),
-                str(sym.line),
-                str(sym.col),
-                str(sym.end_line),
-            )
-        )
-        for sym in parsed.symbols
-    ]
+    symbol_rows = _symbol_rows(f"{repo_id}\t{h}\t", parsed.symbols)
     return EncodedBlob(
         repo_id,
         parsed.language,
         len(parsed.chunks),
         len(parsed.symbols),
         "".join(line + "\n" for line in chunk_lines).encode("utf-8", "replace"),
-        "".join(line + "\n" for line in symbol_lines).encode("utf-8", "replace"),
+        symbol_rows.encode("utf-8", "replace"),
+    )
+
+
+# What a text field in COPY's text format must escape (``_copy_field``).
+_COPY_SPECIAL = re.compile("[\\\\\n\t\r\x00]")
+
+
+def _symbol_rows(head: str, symbols: Sequence[Symbol]) -> str:
+    """The symbols' COPY lines (``head`` holds the repository and blob columns). Most files have no text that
+    needs escaping: one search over all their text fields, then lines without a call per field."""
+    texts = [t for sym in symbols for t in (sym.name, sym.kind, sym.role, sym.scope, sym.detail) if t is not None]
+    if _COPY_SPECIAL.search("\x1f".join(texts)) is None:
+        null = "\\N"
+        return "".join(
+            [
+                f"{head}{sym.name}\t{sym.kind}\t{sym.role}\t{null if sym.scope is None else sym.scope}"
+                f"\t{null if sym.detail is None else sym.detail}\t{sym.line}\t{sym.col}\t{sym.end_line}\n"
+                for sym in symbols
+            ]
+        )
+    return "".join(
+        [
+            head
+            + "\t".join(
+                (
+                    _copy_field(sym.name),
+                    _copy_field(sym.kind),
+                    _copy_field(sym.role),
+                    _copy_field(sym.scope),
+                    _copy_field(sym.detail),
+                    str(sym.line),
+                    str(sym.col),
+                    str(sym.end_line),
+                )
+            )
+            + "\n"
+            for sym in symbols
+        ]
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hearth.indexer.lexical import fts_words, rare_terms, tsquery_or
+import random
+import re
+
+from hearth.indexer.lexical import fts_words, rare_terms, term_text, terms, tsquery_or
 
 
 def test_fts_words_match_how_postgres_splits_underscores() -> None:
@@ -35,3 +38,16 @@ def test_rare_terms_cap_the_number_of_words_and_keep_ties_in_order() -> None:
 
 def test_tsquery_or_drops_non_word_characters() -> None:
     assert tsquery_or(["a&b", "c", "!"]) == "ab | c"
+
+
+def test_term_text_of_ascii_text_is_what_the_unicode_pattern_gives() -> None:
+    # ASCII text takes a faster identifier pattern; the terms must be the same as the Unicode one's.
+    unicode_ident = re.compile(r"[^\W\d]\w*")
+    rng = random.Random(3)
+    alphabet = "aZ_09 .\t\n(){}:-x\x7f\x00"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert unicode_ident.findall(text) == re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)
+        assert term_text(text) == " ".join(terms(text))
+    for text in ["parseHTTPResponse_v2 x86_64 __init__", "café naïve_ID", "x\u00e9y _1 9a a9"]:
+        assert term_text(text) == " ".join(terms(text))
