@@ -290,37 +290,44 @@ class SearchQueries:
         names: Sequence[str],
         k: int,
         exclude_paths: Sequence[str] = (),
-        per_name: int = 32,
+        per_name: int | None = None,
     ) -> list[Hit]:
         """Chunks holding definitions whose name matches (exactly 1.0, case-insensitively 0.8, by trigram 0.5).
 
         Each hit is named after the matching definition (its symbol path and kind), not after the chunk's
-        first definition; a chunk holding several matches is named after the best one.
+        first definition; a chunk holding several matches is named after the best one. At most ``per_name``
+        definitions of each name are read; by default 32 for a query of a few names, and for a window of code
+        enough for the k results to come from several of its names (8 for 24 names and k = 60): matches are
+        ordered by name, and 32 definitions each of the first two names would fill them.
         """
+        names = [n for n in names if _SEP not in n]
         if not names:
             return []
+        if per_name is None:
+            per_name = min(32, max(8, -(-2 * k // len(names))))
         lowered = list(dict.fromkeys(n.lower() for n in names))
         # Trigram matches only for a query of a few names (a window of code has exact names to match, and
         # a similarity test per name and definition would scan the table).
         want_fuzzy = self.has_trgm and len(names) <= 3
-        params = {
-            "names": list(names),
-            "probe": list(names),
-            "lower": lowered,
-            "repo": repo_id,
-            "snap": snapshot_id,
-            "exclude": list(exclude_paths),
-            "limit": k,
-            "caps": [per_name] * len(names),
-            **{f"n{i}": n for i, n in enumerate(names)},
-        }
+        probe, caps = list(names), [per_name] * len(names)
         similar: list[str] | None = None
         if want_fuzzy:
             similar = self._similar_def_names(repo_id, snapshot_id, names)
             if similar is not None:
-                extra = [n for n in similar if n not in names]
-                params["probe"] = [*names, *extra]
-                params["caps"] = [per_name] * len(names) + [SIMILAR_PER_NAME] * len(extra)
+                extra = [n for n in similar if n not in names and _SEP not in n]
+                probe += extra
+                caps += [SIMILAR_PER_NAME] * len(extra)
+        params = {
+            "names": _joined(names),
+            "probe": _SEP.join(probe),
+            "lower": _joined(lowered),
+            "repo": repo_id,
+            "snap": snapshot_id,
+            "exclude": list(exclude_paths),
+            "limit": k,
+            "caps": _SEP.join(map(str, caps)),
+            **{f"n{i}": n for i, n in enumerate(names)},
+        }
         fuzzy = ""
         if want_fuzzy and similar is None:
             # The snapshot's distinct names are not listed yet: match over the definitions themselves.
@@ -328,7 +335,7 @@ class SearchQueries:
         if fuzzy:
             source = (
                 f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
-                f" AND (lower(s.name) = ANY(%(lower)s){fuzzy})) s"
+                f" AND (lower(s.name) = ANY({_split('lower')}){fuzzy})) s"
             )
         else:
             # Per name, its definitions in the snapshot, at most ``per_name`` of them: a window of code names
@@ -337,7 +344,7 @@ class SearchQueries:
             # common name costs ``per_name`` file probes, not one per definition (1,300 per name at 1M chunks).
             # Similar names (trigrams) are probed the same way and score as fuzzy matches.
             source = (
-                "unnest(%(probe)s::text[], %(caps)s::int[]) AS n(orig, cap) CROSS JOIN LATERAL ("
+                f"unnest({_split('probe')}, {_split('caps', '::int[]')}) AS n(orig, cap) CROSS JOIN LATERAL ("
                 f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
                 "  AND s.name = n.orig LIMIT n.cap)"
                 f" UNION ALL (SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s"
@@ -355,10 +362,11 @@ class SearchQueries:
                 " (SELECT * FROM (SELECT DISTINCT ON (s.path, ch.start_line) s.path, ch.start_line, ch.end_line,"
                 " ch.id, CASE WHEN s.scope IS NULL THEN s.name ELSE s.scope || '.' || s.name END AS sym, s.kind,"
                 " ch.language,"
-                " CASE WHEN s.name = ANY(%(names)s) THEN 1.0 WHEN lower(s.name) = ANY(%(lower)s) THEN 0.8"
+                f" CASE WHEN s.name = ANY({_split('names')}) THEN 1.0"
+                f" WHEN lower(s.name) = ANY({_split('lower')}) THEN 0.8"
                 " ELSE 0.5 END AS score,"
-                " coalesce(array_position(%(lower)s::text[], lower(s.name)),"
-                "  1000 + array_position(%(probe)s::text[], s.name), 2000) AS pos"
+                f" coalesce(array_position({_split('lower')}, lower(s.name)),"
+                f"  1000 + array_position({_split('probe')}, s.name), 2000) AS pos"
                 f" FROM {source}{_CHUNK_AT_ID}"
                 " ORDER BY s.path, ch.start_line, score DESC, pos, s.line) d"
                 " ORDER BY score DESC, pos, path, start_line LIMIT %(limit)s) m"

@@ -122,3 +122,21 @@ def test_definitions_capped_per_name_keep_every_name(store: Store, tmp_path: Pat
     assert [d.name for d in store.def_symbols(rid, snap, ["run", "zebra_total"], per_name=2, prefix="zeb")] == [
         "zebra_total"
     ]
+
+
+def test_name_search_of_a_code_window_reaches_past_a_common_first_name(store: Store, tmp_path: Path) -> None:
+    """Matches are ordered by name (nearest the cursor first): with 32 definitions read per name, a name defined
+    everywhere fills the k results; a window of several names reads fewer of each."""
+    root = tmp_path / "many"
+    for i in range(10):
+        (root / f"a{i}").mkdir(parents=True)
+        (root / f"a{i}" / "jobs.py").write_text(f"def run():\n    return {i}\n")
+    (root / "z").mkdir()
+    (root / "z" / "tail.py").write_text("def zebra_total(x):\n    return x\n")
+    repo = index_repo(store, root)
+    window = ["run", "zebra_total", "not_defined", "nor_this"]
+    wide = store.search_symbol_names(repo.repo_id, repo.snapshot_id, window, 10, per_name=32)
+    assert [h.symbol for h in wide] == ["run"] * 10
+    hits = store.search_symbol_names(repo.repo_id, repo.snapshot_id, window, 10)
+    assert [h.symbol for h in hits] == ["run"] * 8 + ["zebra_total"]
+    assert all(h.score == 1.0 for h in hits)
