@@ -140,14 +140,15 @@ class SearchQueries:
         query_terms: Sequence[str],
         k: int,
         exclude_paths: Sequence[str] = (),
-        max_candidates: int = 500,
+        max_candidates: int = 300,
         max_postings: int = 500,
     ) -> list[Hit]:
         """Chunks matching any of the terms, ranked by ``ts_rank``.
 
         With the repository's term statistics (``refresh_term_stats``), only the rarest terms are queried
         (``lexical.rare_terms``, within ``max_postings`` summed document frequencies); without them, all the
-        given terms. At most ``max_candidates`` matching chunks are ranked.
+        given terms. At most ``max_candidates`` matching chunks (the first the index scan finds) are ranked: for a
+        single common word (an identifier like ``fail``) ranking 500 took 2.6 of the query's 4.5 ms at 100k chunks.
         """
         from hearth.indexer.lexical import fts_words, rare_terms, tsquery_or
 
@@ -269,6 +270,8 @@ class SearchQueries:
     ) -> list[str] | None:
         """Defined names of the snapshot similar to any of ``names`` by trigrams (similarity >= 0.45), most
         similar first; None when the snapshot's names have not been listed yet (``refresh_ref_stats``)."""
+        if not names:
+            return []
         cond = " OR ".join(f"d.name %% %(n{i})s" for i in range(len(names)))
         best = "greatest(" + ", ".join(f"similarity(d.name, %(n{i})s)" for i in range(len(names))) + ")"
         with self._read() as c:
