@@ -258,7 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def contexts(cold: bool) -> None:
         for path, text, line, col in sites:
-            context._parses.clear()  # no parse from an earlier request of the same file
+            # Nothing from an earlier request: no parse of the same file, no reference counts of the same names
+            # (kept for a minute in a running server; 200 call sites in a few seconds would find most of them).
+            context._parses.clear()
+            context._ref_cache.clear()
             if not cold:
                 # As in the editor: the file was open before the user started this line, and the server parsed it
                 # then (didOpen/didChange: ContextService.prepare, once the editor is quiet); the request's buffer

@@ -68,6 +68,7 @@ CALLEE_CHUNK_PROBES = 256
 IDENTIFIER_DEFS = 40
 IDENTIFIER_PER_NAME = 6
 PARSE_CACHE = 8  # buffers whose parse is kept for the next request
+REF_COUNT_TTL_S = 60.0  # how long the reference counts of callee candidates are kept in memory
 # An open buffer is parsed in the background once the editor has been quiet this long (didOpen, didChange): the
 # request that follows finds its parse ready, or one of a text that differs only by what was typed on a line or
 # two (the imports and definitions the context reads from it are the same), and a fresh parse follows.
@@ -508,6 +509,8 @@ class ContextService:
         # when they changed, not tokenised again for every keystroke in another file.
         self._windows: dict[str, tuple[str, list[tuple[int, frozenset[str]]]]] = {}
         self._stats_jobs: dict[int, Future[bool]] = {}
+        # (repo, snapshot) -> (when the counts were first kept, name -> reference count)
+        self._ref_cache: dict[tuple[int, int], tuple[float, dict[str, int]]] = {}
 
     # -- hybrid search ----------------------------------------------------------------------------
     def search(
@@ -906,6 +909,23 @@ class ContextService:
         items = enclosing + callees + idents.result()
         return self._with_texts(repo, items)
 
+    def _ref_counts(self, repo: RepoHandle, names: Sequence[str]) -> dict[str, int]:
+        """How often each name is referenced in the snapshot (the callees' popularity prior), kept for
+        REF_COUNT_TTL_S: the candidates of successive requests in a file are mostly the same names, and the counts
+        change only with the background refresh of the reference statistics."""
+        now = time.monotonic()
+        key = (repo.repo_id, repo.snapshot_id)
+        cache = self._ref_cache.get(key)
+        if cache is None or now - cache[0] > REF_COUNT_TTL_S or len(cache[1]) > 50_000:
+            cache = self._ref_cache[key] = (now, {})
+        known = cache[1]
+        missing = [n for n in names if n not in known]
+        if missing:
+            found = self.store.ref_counts(repo.repo_id, repo.snapshot_id, missing)
+            for n in missing:
+                known[n] = found.get(n, 0)
+        return {n: known[n] for n in names}
+
     def _with_texts(self, repo: RepoHandle, items: Sequence[Hit]) -> list[Hit]:
         """Fill in the chunk (lines, text) of items that carry a blob and line in ``extra`` (``_SPOT``); items
         whose chunk is gone are left out."""
@@ -1091,7 +1111,7 @@ class ContextService:
         # Rust: examples, integration tests and benches are crates of their own, which see only ``pub`` items.
         external = language == "rust" and bool(re.match(r"(?:.*/)?(?:examples|tests|benches)/", path))
         continued = site.receiver is None and line_before.strip() == site.sep + site.partial
-        pop = self.store.ref_counts(rid, snap, list(dict.fromkeys(d.name for _, d in cands))[:500])
+        pop = self._ref_counts(repo, list(dict.fromkeys(d.name for _, d in cands))[:500])
 
         def factor(name: str, detail: str) -> float:
             """The callee's score apart from where it is defined (w): the same for every copy of a name."""

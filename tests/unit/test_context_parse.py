@@ -98,3 +98,32 @@ def test_background_parse_waits_while_completion_contexts_are_gathered() -> None
     job.result(timeout=5)
     assert service._parses["busy.py"][0] == "import os\n"
     service.close()
+
+
+class _CountingStore:
+    """Answers ``ref_counts`` and records the names asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def ref_counts(self, repo_id: int, snapshot_id: int, names: list[str]) -> dict[str, int]:
+        self.asked.append(list(names))
+        return {n: len(n) for n in names if n != "unused"}
+
+
+def test_reference_counts_are_kept_for_a_minute_per_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hearth.server.services import context as ctx
+
+    store = _CountingStore()
+    service = ContextService(store, LanguageRegistry.default(), None)  # type: ignore[arg-type]
+    repo = ctx.RepoHandle("/r", 1, 1)
+    assert service._ref_counts(repo, ["run", "unused"]) == {"run": 3, "unused": 0}
+    assert service._ref_counts(repo, ["unused", "run", "build"]) == {"unused": 0, "run": 3, "build": 5}
+    assert store.asked == [["run", "unused"], ["build"]]  # only what was not known
+    assert service._ref_counts(ctx.RepoHandle("/r", 1, 2), ["run"]) == {"run": 3}  # another snapshot: asked again
+    assert store.asked[-1] == ["run"]
+    now = time.monotonic()
+    monkeypatch.setattr(ctx.time, "monotonic", lambda: now + ctx.REF_COUNT_TTL_S + 1)
+    service._ref_counts(repo, ["run"])  # a minute later: asked again
+    assert store.asked[-1] == ["run"] and len(store.asked) == 4
+    service.close()
