@@ -66,9 +66,12 @@ class _Def:
 
 
 class _FileParser:
-    def __init__(self, lang: LoadedLanguage, source: bytes, budget_tokens: int, with_chunks: bool = True) -> None:
+    def __init__(
+        self, lang: LoadedLanguage, source: bytes, budget_tokens: int, with_chunks: bool = True, with_refs: bool = True
+    ) -> None:
         self.lang = lang
         self.with_chunks = with_chunks
+        self.with_refs = with_refs
         self.source = source
         self.lines = source.split(b"\n")
         # The byte offset of each line; in ASCII source a column in bytes is also one in characters.
@@ -180,7 +183,7 @@ class _FileParser:
                     scope_only = what == _SCOPE
                 elif what == _NAME:
                     name_node = nodes[0]
-                elif what == _REF:
+                elif what == _REF and self.with_refs:
                     refs.extend([(detail, n) for n in nodes])
             if def_node is not None and name_node is not None:
                 carrier = def_node
@@ -531,16 +534,22 @@ def window_chunks(source: bytes, language: str | None, lines_per_chunk: int = WI
 
 
 def parse_source(
-    registry: LanguageRegistry, path: str, source: bytes, budget_tokens: int = CHUNK_TOKENS, *, chunks: bool = True
+    registry: LanguageRegistry,
+    path: str,
+    source: bytes,
+    budget_tokens: int = CHUNK_TOKENS,
+    *,
+    chunks: bool = True,
+    refs: bool = True,
 ) -> ParsedFile:
-    """The file's chunks and symbols; with ``chunks=False`` its symbols only (definitions, references, imports:
-    what the context at a cursor reads from the buffer, in about a third of the time)."""
+    """The file's chunks and symbols; with ``chunks=False`` no chunks, with ``refs=False`` no references (the
+    context at a cursor reads only the buffer's definitions and imports: both off take about 40% of the time)."""
     lang = registry.for_path(path)
     if lang is None:
         return window_chunks(source, registry.name_for_path(path)) if chunks else ParsedFile(
             registry.name_for_path(path), (), ()
         )
-    return _FileParser(lang, source, budget_tokens, chunks).run()
+    return _FileParser(lang, source, budget_tokens, chunks, refs).run()
 
 
 def identifiers_near(text: str, line: int, col: int, before: int = 12) -> Iterable[str]:

@@ -770,7 +770,7 @@ class ContextService:
         return self._parse_now(path, text)
 
     def _parse_now(self, path: str, text: str) -> ParsedFile:
-        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"), chunks=False)
+        parsed = parse_source(self.registry, path, text.encode("utf-8", "replace"), chunks=False, refs=False)
         _keep_recent(self._parses, path, (text, parsed), PARSE_CACHE)
         return parsed
 

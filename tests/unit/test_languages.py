@@ -228,5 +228,7 @@ def test_symbols_only_parse_gives_the_same_symbols_without_chunks(registry: Lang
     light = parse_source(registry, str(path), path.read_bytes(), chunks=False)
     assert full.chunks and light.chunks == ()
     assert light.symbols == full.symbols and light.language == full.language == lang
+    no_refs = parse_source(registry, str(path), path.read_bytes(), chunks=False, refs=False)
+    assert no_refs.symbols == tuple(s for s in full.symbols if s.role != "ref")
     unknown = parse_source(registry, "notes.unknownext", b"hello\nworld\n", chunks=False)
     assert unknown.chunks == () and unknown.symbols == ()
