@@ -729,10 +729,12 @@ class ContextService:
                     asyncio.to_thread(self._search_for_completion, repo, path, query_text, exclude, fresh_vector),
                 )
             ),
-            "open_files": asyncio.ensure_future(
-                timed("open_files", asyncio.to_thread(self._open_file_windows, path, query_text, open_docs))
-            ),
         }
+        others = [d for d in open_docs if d.path and d.path != path]
+        if others:  # (no thread to hand over to when no other file is open)
+            tasks["open_files"] = asyncio.ensure_future(
+                timed("open_files", asyncio.to_thread(self._open_file_windows, path, query_text, others))
+            )
         parsed_or_failed: list[asyncio.Future[Any]] = [parsed_signal, tasks["definitions"]]
         await asyncio.wait(parsed_or_failed, return_when=asyncio.FIRST_COMPLETED)
         done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
