@@ -150,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--database-url", default=os.environ.get("HEARTH_BENCH_DATABASE_URL"))
     ap.add_argument("--database", default="bench_recall", help="embedded database (shared with recall.py's index)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--no-query-vector", action="store_true",
+                    help="completion contexts without a query vector (a document's first request)")
     ap.add_argument("--warmup", type=int, default=50,
                     help="untimed queries (code windows, and half as many names) of other sites first")
     ap.add_argument("--rebuild-hnsw", action="store_true", help="drop and time the HNSW build even if it exists")
@@ -262,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             # (kept for a minute in a running server; 200 call sites in a few seconds would find most of them).
             context._parses.clear()
             context._ref_cache.clear()
+            # The query vector: the server embeds each request's window in the background and the next request in
+            # the same document searches with it too; here the window's own vector stands in for the last
+            # keystroke's. With --no-query-vector, none: a document's first request (full text alone).
+            context._query_vectors.clear()
+            if not args.no_query_vector:
+                window = "\n".join(text.split("\n")[max(0, line - 20) : line + 1])
+                context._query_vectors[path] = (window, emb.embed([window[-4000:]])[0])
             if not cold:
                 # As in the editor: the file was open before the user started this line, and the server parsed it
                 # then (didOpen/didChange: ContextService.prepare, once the editor is quiet); the request's buffer
@@ -298,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_average": [round(x, 2) for x in (*load_before, *os.getloadavg())],
         **{k: summary(v) for k, v in timings.items()},
         "completion_stages_p50_ms": {k: pct(v, 0.5) for k, v in stages.items()},
+        "completion_query_vector": not args.no_query_vector,
     }
     path = Path(args.out or RESULTS / f"retrieval-latency-{args.chunks // 1000}k.json")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -523,6 +523,7 @@ class ContextService:
         use_vectors: bool = True,
         vector_deadline_s: float | None = None,
         use_names: bool = True,
+        depth: int | None = None,
     ) -> list[Hit]:
         """Hybrid search: full text, symbol names and vectors, fused with RRF; best first.
 
@@ -533,7 +534,7 @@ class ContextService:
         """
         started = time.perf_counter()
         self._check_term_stats(repo)
-        fetch = max(k * 3, 20)
+        fetch = depth or max(k * 3, 20)  # each leg's results, fused by rank
         # The code words nearest the end of the query (the cursor), keywords left out; full text keeps the
         # rarest of them (by the repository's term statistics).
         words = [w for w in query_terms(query[-4000:], limit=256) if w not in _LOWER_KEYWORDS][-24:]
@@ -1467,9 +1468,11 @@ class ContextService:
         self, repo: RepoHandle, query: str, exclude: Sequence[str], vec: np.ndarray | None
     ) -> list[Hit]:
         """Hybrid search that never embeds the query here: vectors only when one is at hand."""
-        # No symbol-name leg: the definitions source already looks up the identifiers near the cursor.
+        # No symbol-name leg: the definitions source already looks up the identifiers near the cursor. Full text
+        # alone needs no deeper list than the ten kept (each hit's text is read); with vectors, twice that to fuse.
         return self.search(
-            repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None, use_names=False
+            repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None, use_names=False,
+            depth=20 if vec is not None else 10,
         )
 
     def _refresh_query_vector(self, key: str, query: str) -> None:
