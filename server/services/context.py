@@ -69,6 +69,7 @@ IDENTIFIER_DEFS = 40
 IDENTIFIER_PER_NAME = 6
 PARSE_CACHE = 8  # buffers whose parse is kept for the next request
 REF_COUNT_TTL_S = 60.0  # how long the reference counts of callee candidates are kept in memory
+TYPE_NAMES_WAIT_S = 0.05  # how long a request waits for the snapshot's type names when none are listed yet
 # An open buffer is parsed in the background once the editor has been quiet this long (didOpen, didChange): the
 # request that follows finds its parse ready, or one of a text that differs only by what was typed on a line or
 # two (the imports and definitions the context reads from it are the same), and a fresh parse follows.
@@ -493,6 +494,7 @@ class ContextService:
         self._closing = False  # close() was called: a refresh cut short by the closed pool is not news
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-query-embed")
         self._type_cache: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        self._type_loads: dict[tuple[int, int], Future[None]] = {}
         self._type_sets: dict[tuple[int, int], tuple[list[str], frozenset[str]]] = {}
         # Hybrid search's concurrent legs (full text, vectors; symbol names run on the caller's thread) and the
         # definitions source's lookups (identifier definitions, the enclosing call).
@@ -1426,14 +1428,30 @@ class ContextService:
         return cached[1]
 
     def _type_names(self, repo: RepoHandle) -> list[str]:
-        """The snapshot's type names (tens of milliseconds to list on a large index): read once, then refreshed
-        in the background when older than 30 s while requests use the previous list."""
+        """The snapshot's type names: read once, then refreshed in the background when older than 30 s while
+        requests use the previous list. Listing them takes milliseconds on a small index and over half a second at
+        1M chunks: the first request waits at most TYPE_NAMES_WAIT_S for them and otherwise goes on without
+        (the list arrives in the background for the next ones)."""
         key = (repo.repo_id, repo.snapshot_id)
         cached = self._type_cache.get(key)
         now = time.monotonic()
         if cached is None:
-            cached = (now, self.store.type_names(repo.repo_id, repo.snapshot_id))
-            self._type_cache[key] = cached
+            loading = self._type_loads.get(key)
+            if loading is None:
+
+                def load() -> None:
+                    try:
+                        self._type_cache[key] = (time.monotonic(), self.store.type_names(*key))
+                    finally:
+                        self._type_loads.pop(key, None)
+
+                loading = self._type_loads[key] = self._legs.submit(load)
+            try:
+                loading.result(timeout=TYPE_NAMES_WAIT_S)
+            except FutureTimeout:
+                return []
+            cached = self._type_cache.get(key)
+            return cached[1] if cached is not None else []
         elif now - cached[0] > 30:
             self._type_cache[key] = (now, cached[1])  # one refresh at a time
 

@@ -127,3 +127,33 @@ def test_reference_counts_are_kept_for_a_minute_per_snapshot(monkeypatch: pytest
     service._ref_counts(repo, ["run"])  # a minute later: asked again
     assert store.asked[-1] == ["run"] and len(store.asked) == 4
     service.close()
+
+
+class _SlowTypesStore:
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.calls = 0
+
+    def type_names(self, repo_id: int, snapshot_id: int) -> list[str]:
+        self.calls += 1
+        time.sleep(self.delay_s)
+        return ["Command", "FlagSet"]
+
+
+def test_a_slow_first_listing_of_type_names_never_holds_a_request() -> None:
+    from hearth.server.services import context as ctx
+
+    slow = _SlowTypesStore(0.5)  # as at 1M chunks
+    service = ContextService(slow, LanguageRegistry.default(), None)  # type: ignore[arg-type]
+    repo = ctx.RepoHandle("/r", 1, 1)
+    t0 = time.perf_counter()
+    assert service._type_names(repo) == []  # not listed yet: the request goes on without
+    assert time.perf_counter() - t0 < 0.4
+    loading = service._type_loads[(1, 1)]
+    assert service._type_names(repo) == []  # still loading: no second listing
+    loading.result(timeout=5)
+    assert service._type_names(repo) == ["Command", "FlagSet"] and slow.calls == 1
+    fast = ContextService(_SlowTypesStore(0.0), LanguageRegistry.default(), None)  # type: ignore[arg-type]
+    assert fast._type_names(repo) == ["Command", "FlagSet"]  # a small index: listed within the wait
+    service.close()
+    fast.close()
