@@ -607,19 +607,19 @@ class SearchQueries:
         params = {"repo": repo_id, "snap": snapshot_id, "names": _joined(names), "exclude": list(exclude_paths),
                   "limit": limit, "per_name": per_name, **self._sym_params(kinds, prefix)}
         if per_name is None:
-            cols = self._SYM_COLUMNS
+            cols, path = self._SYM_COLUMNS, "f.path"
             source = (
                 f"symbols s{_FILES_OF_S_LANG} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
                 f" AND s.name = ANY({_split('names')}){cond}"
             )
         else:
-            cols = self._SYM_COLUMNS.replace("f.", "s.")  # the lateral's rows carry their file's path and language
+            # The lateral's rows carry their file's path and language.
+            cols, path = self._SYM_COLUMNS.replace("f.", "s."), "s.path"
             source = (
                 f"unnest({_split('names')}) AS n(name) CROSS JOIN LATERAL (SELECT s.*, f.path, f.language"
                 f" FROM symbols s{_FILES_OF_S_LANG} WHERE s.repo_id = %(repo)s AND s.role = 'def'"
                 f" AND s.name = n.name{cond} LIMIT %(per_name)s) s"
             )
-        path = cols.split(",")[0]
         with self._read() as c:
             rows = c.execute(
                 f"SELECT DISTINCT ON ({path}, s.line, s.name) {cols} FROM {source}"

@@ -19,9 +19,10 @@ import re
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -645,6 +646,17 @@ class ContextService:
         return job.result(timeout=timeout_s)
 
     # -- completion context -------------------------------------------------------------------------
+    @contextmanager
+    def _gathering(self) -> Iterator[None]:
+        """While a completion context is gathered (background buffer parses wait for none to be)."""
+        self._requests += 1
+        self._last_request = time.monotonic()
+        try:
+            yield
+        finally:
+            self._requests -= 1
+            self._last_request = time.monotonic()
+
     async def for_completion(
         self,
         repo: RepoHandle | None,
@@ -661,103 +673,80 @@ class ContextService:
         fresh_vector: bool = False,
     ) -> ContextResult:
         """Ranked context for a completion at (line, col) (0-based) of ``path`` holding ``text``."""
-        self._requests += 1
-        self._last_request = time.monotonic()
-        try:
-            return await self._for_completion(
-                repo, path, text, line, col, budget_tokens, open_docs, prompt_window, k, wait_for_all, fresh_vector
-            )
-        finally:
-            self._requests -= 1
-            self._last_request = time.monotonic()
+        with self._gathering():
+            started = time.perf_counter()
+            lines = text.split("\n")
+            line = max(0, min(line, len(lines) - 1)) if lines else 0
+            col = max(0, min(col, len(lines[line]) if lines else 0))
+            timings: dict[str, float] = {}
+            if repo is None:
+                return ContextResult([], {"total_ms": 0.0})
+            exclude = [path, *[d.path for d in open_docs if d.path and d.path != path]]
+            timeout = None if wait_for_all else self.source_timeout_s
+            failed: list[str] = []
 
-    async def _for_completion(
-        self,
-        repo: RepoHandle | None,
-        path: str,
-        text: str,
-        line: int,
-        col: int,
-        budget_tokens: int,
-        open_docs: Sequence[OpenDocument],
-        prompt_window: tuple[int, int] | None,
-        k: int,
-        wait_for_all: bool,
-        fresh_vector: bool,
-    ) -> ContextResult:
-        started = time.perf_counter()
-        lines = text.split("\n")
-        line = max(0, min(line, len(lines) - 1)) if lines else 0
-        col = max(0, min(col, len(lines[line]) if lines else 0))
-        timings: dict[str, float] = {}
-        if repo is None:
-            return ContextResult([], {"total_ms": 0.0})
-        exclude = [path, *[d.path for d in open_docs if d.path and d.path != path]]
-        timeout = None if wait_for_all else self.source_timeout_s
-        failed: list[str] = []
+            async def timed(name: str, coro: Any) -> list[Hit]:
+                t0 = time.perf_counter()
+                try:
+                    res: list[Hit] = await coro
+                    return res
+                except Exception as exc:  # one failing source never breaks the others
+                    log.warning("context source %s failed: %s", name, exc)
+                    failed.append(name)
+                    return []
+                finally:
+                    timings[f"{name}_ms"] = (time.perf_counter() - t0) * 1000
 
-        async def timed(name: str, coro: Any) -> list[Hit]:
-            t0 = time.perf_counter()
-            try:
-                res: list[Hit] = await coro
-                return res
-            except Exception as exc:  # one failing source never breaks the others
-                log.warning("context source %s failed: %s", name, exc)
-                failed.append(name)
-                return []
-            finally:
-                timings[f"{name}_ms"] = (time.perf_counter() - t0) * 1000
+            window_lo = max(0, line - 20)
+            query_text = "\n".join([*lines[window_lo:line], lines[line][:col]]) if lines else ""
+            # The buffer is parsed (its imports and definitions: milliseconds, tens of them for a file of thousands
+            # of lines) on the definitions' thread, while search already runs; the sources' time box starts once it
+            # is parsed, as when the parse came first.
+            loop = asyncio.get_running_loop()
+            parsed_signal: asyncio.Future[None] = loop.create_future()
 
-        window_lo = max(0, line - 20)
-        query_text = "\n".join([*lines[window_lo:line], lines[line][:col]]) if lines else ""
-        # The buffer is parsed (its imports and definitions: milliseconds, tens of them for a file of thousands
-        # of lines) on the definitions' thread, while search already runs; the sources' time box starts once it
-        # is parsed, as when the parse came first.
-        loop = asyncio.get_running_loop()
-        parsed_signal: asyncio.Future[None] = loop.create_future()
+            def parse_then_define() -> list[Hit]:
+                try:
+                    parsed = self._parse(path, text)
+                finally:
+                    timings["parse_ms"] = (time.perf_counter() - started) * 1000
+                    loop.call_soon_threadsafe(_resolve, parsed_signal)
+                return self._definitions(repo, path, text, line, col, parsed, exclude)
 
-        def parse_then_define() -> list[Hit]:
-            try:
-                parsed = self._parse(path, text)
-            finally:
-                timings["parse_ms"] = (time.perf_counter() - started) * 1000
-                loop.call_soon_threadsafe(_resolve, parsed_signal)
-            return self._definitions(repo, path, text, line, col, parsed, exclude)
-
-        tasks = {
-            "definitions": asyncio.ensure_future(timed("definitions", asyncio.to_thread(parse_then_define))),
-            "search": asyncio.ensure_future(
-                timed(
-                    "search",
-                    asyncio.to_thread(self._search_for_completion, repo, path, query_text, exclude, fresh_vector),
+            tasks = {
+                "definitions": asyncio.ensure_future(timed("definitions", asyncio.to_thread(parse_then_define))),
+                "search": asyncio.ensure_future(
+                    timed(
+                        "search",
+                        asyncio.to_thread(self._search_for_completion, repo, path, query_text, exclude, fresh_vector),
+                    )
+                ),
+            }
+            others = [d for d in open_docs if d.path and d.path != path]
+            if others:  # (no thread to hand over to when no other file is open)
+                tasks["open_files"] = asyncio.ensure_future(
+                    timed("open_files", asyncio.to_thread(self._open_file_windows, path, query_text, others))
                 )
-            ),
-        }
-        others = [d for d in open_docs if d.path and d.path != path]
-        if others:  # (no thread to hand over to when no other file is open)
-            tasks["open_files"] = asyncio.ensure_future(
-                timed("open_files", asyncio.to_thread(self._open_file_windows, path, query_text, others))
-            )
-        parsed_or_failed: list[asyncio.Future[Any]] = [parsed_signal, tasks["definitions"]]
-        await asyncio.wait(parsed_or_failed, return_when=asyncio.FIRST_COMPLETED)
-        done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
-        if timeout is not None and tasks["definitions"] in pending:
-            # The definitions are what the model cannot guess: a slow lookup (cold caches on a new
-            # server, a loaded machine) gets a little longer rather than an empty prompt.
-            more, pending = await asyncio.wait([tasks["definitions"]], timeout=timeout * DEFINITIONS_GRACE)
-            done |= more
-            pending = {t for t in tasks.values() if t not in done}
-        for t in pending:
-            t.cancel()
-        results = {name: (t.result() if t in done and not t.cancelled() else []) for name, t in tasks.items()}
-        for name, t in tasks.items():
-            if t in pending:
-                timings[f"{name}_ms"] = self.source_timeout_s * 1000
-                log.debug("context source %s timed out", name)
-        items = self._rank(results, prompt_window, path)
-        fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return ContextResult(fitted[:k], timings, dropped, degraded=bool(failed))
+            parsed_or_failed: list[asyncio.Future[Any]] = [parsed_signal, tasks["definitions"]]
+            await asyncio.wait(parsed_or_failed, return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
+            if timeout is not None and tasks["definitions"] in pending:
+                # The definitions are what the model cannot guess: a slow lookup (cold caches on a new
+                # server, a loaded machine) gets a little longer rather than an empty prompt.
+                more, pending = await asyncio.wait([tasks["definitions"]], timeout=timeout * DEFINITIONS_GRACE)
+                done |= more
+                pending = {t for t in tasks.values() if t not in done}
+            for t in pending:
+                t.cancel()
+            results = {name: (t.result() if t in done and not t.cancelled() else []) for name, t in tasks.items()}
+            for name, t in tasks.items():
+                if t in pending:
+                    timings[f"{name}_ms"] = self.source_timeout_s * 1000
+                    log.debug("context source %s timed out", name)
+            items = self._rank(results, prompt_window, path)
+            fitted, dropped = _fit_budget(items, budget_tokens, self.count_tokens)
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            return ContextResult(fitted[:k], timings, dropped, degraded=bool(failed))
 
     def _parse(self, path: str, text: str) -> ParsedFile:
         """The buffer's parse, for its imports and definitions.
@@ -1839,12 +1828,7 @@ def _element_type(detail: str, self_type: str | None) -> str | None:
         return None
     while names and (names[0] in _COLLECTIONS or names[0] in _WRAPPERS):
         names = names[1:]
-    if not names:
-        return None
-    ret = names[0]
-    if ret in ("Self", "this"):
-        return self_type
-    return ret if ret[:1].isupper() else None
+    return _first_type(names, self_type)
 
 
 def _recent_lines(text: str, n: int = 400) -> str:
@@ -1908,12 +1892,16 @@ def _declared_return(detail: str, self_type: str | None) -> str | None:
     names = [n for n in names if n not in ("mut", "dyn", "impl", "const", "crate", "super")]
     while names and names[0] in _WRAPPERS and len(names) > 1:
         names = names[1:]
+    return _first_type(names, self_type)
+
+
+def _first_type(names: Sequence[str], self_type: str | None) -> str | None:
+    """The type a declaration names first (``Self``/``this`` is ``self_type``); None when it is no type name."""
     if not names:
         return None
-    ret = names[0]
-    if ret in ("Self", "this"):
+    if names[0] in ("Self", "this"):
         return self_type
-    return ret if ret[:1].isupper() else None
+    return names[0] if names[0][:1].isupper() else None
 
 
 @functools.lru_cache(maxsize=65536)

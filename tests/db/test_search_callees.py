@@ -100,16 +100,23 @@ def test_type_names_are_refreshed_in_the_background(indexed: tuple[Store, RepoHa
     assert service._type_names(repo) == names
 
 
-def test_definitions_capped_per_name_keep_every_name(store: Store, tmp_path: Path) -> None:
-    """A name defined in many files costs at most ``per_name`` rows, and never crowds out the other names (a global
-    limit by path would keep only the first files' ``run``)."""
+def _runs_everywhere(tmp_path: Path, copies: int, more_in_tail: str = "") -> Path:
+    """A repository where ``copies`` files each define ``run`` and the last file (``z/tail.py``) defines
+    ``zebra_total`` (and ``more_in_tail``)."""
     root = tmp_path / "many"
-    for i in range(9):
+    for i in range(copies):
         (root / f"a{i}").mkdir(parents=True)
         (root / f"a{i}" / "jobs.py").write_text(f"def run():\n    return {i}\n")
     (root / "z").mkdir()
-    (root / "z" / "tail.py").write_text("def zebra_total(x):\n    return x\n\n\ndef run():\n    return 'z'\n")
-    repo = index_repo(store, root)
+    tail = "def zebra_total(x):\n    return x\n" + (f"\n\n{more_in_tail}" if more_in_tail else "")
+    (root / "z" / "tail.py").write_text(tail)
+    return root
+
+
+def test_definitions_capped_per_name_keep_every_name(store: Store, tmp_path: Path) -> None:
+    """A name defined in many files costs at most ``per_name`` rows, and never crowds out the other names (a global
+    limit by path would keep only the first files' ``run``)."""
+    repo = index_repo(store, _runs_everywhere(tmp_path, 9, "def run():\n    return 'z'\n"))
     rid, snap = repo.repo_id, repo.snapshot_id
     capped = store.def_symbols(rid, snap, ["run", "zebra_total", "missing"], limit=50, per_name=3)
     assert sorted(d.name for d in capped) == ["run", "run", "run", "zebra_total"]
@@ -127,13 +134,7 @@ def test_definitions_capped_per_name_keep_every_name(store: Store, tmp_path: Pat
 def test_name_search_of_a_code_window_reaches_past_a_common_first_name(store: Store, tmp_path: Path) -> None:
     """Matches are ordered by name (nearest the cursor first): with 32 definitions read per name, a name defined
     everywhere fills the k results; a window of several names reads fewer of each."""
-    root = tmp_path / "many"
-    for i in range(10):
-        (root / f"a{i}").mkdir(parents=True)
-        (root / f"a{i}" / "jobs.py").write_text(f"def run():\n    return {i}\n")
-    (root / "z").mkdir()
-    (root / "z" / "tail.py").write_text("def zebra_total(x):\n    return x\n")
-    repo = index_repo(store, root)
+    repo = index_repo(store, _runs_everywhere(tmp_path, 10))
     window = ["run", "zebra_total", "not_defined", "nor_this"]
     wide = store.search_symbol_names(repo.repo_id, repo.snapshot_id, window, 10, per_name=32)
     assert [h.symbol for h in wide] == ["run"] * 10
