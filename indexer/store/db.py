@@ -89,10 +89,13 @@ class Store(SearchQueries, ChatQueries):
             # Custom plans always: psycopg prepares a statement after its fifth execution, and PostgreSQL then
             # settles on a generic plan that ignores the parameters' values (a full-text query at 1M chunks went
             # from 3 ms to 100-140 ms at the eleventh run); planning with the values costs well under a millisecond.
+            # No parallel workers: Hearth's queries are index lookups of a few milliseconds, for which starting two
+            # workers costs more than it saves (a type's members, 3,280 rows, took 6 ms gathered, 1 ms alone), and
+            # on the user's machine the cores are busy with the editor, the indexer and the model.
             kwargs={
                 "autocommit": False,
                 "connect_timeout": 5,
-                "options": "-c jit=off -c plan_cache_mode=force_custom_plan",
+                "options": "-c jit=off -c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0",
             },
             open=False,
             name="hearth",
