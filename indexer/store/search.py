@@ -45,6 +45,13 @@ def _split(param: str, cast: str = "") -> str:
     return f"string_to_array(%({param})s, chr(31)){cast}"
 
 
+def _split_opaque(param: str) -> str:
+    """``_split`` as an init plan, whose value the planner does not see: for ``= ANY(..)`` over hundreds of names
+    on an index whose plan never depends on them. A visible array is estimated element by element against the
+    column's statistics: 0.31 of 0.6 ms for the reference counts of 500 candidate names, 0.06 as an init plan."""
+    return f"(SELECT string_to_array(%({param})s, chr(31)))::text[]"
+
+
 # The chunk holding a symbol's line, looked up per symbol through the (repo_id, content_hash, start_line) index. A plain
 # join lets the planner hash the whole repository's chunks when it overestimates the matching symbols (a
 # parallel sequential scan of 100k chunks, 100 ms). Chunks of one file never overlap: the last one starting at or
@@ -159,7 +166,8 @@ class SearchQueries:
             return []
         with self._read() as c:
             stats = c.execute(
-                "SELECT term, ndoc FROM term_stats WHERE repo_id = %(repo)s AND term = ANY(" + _split("terms") + ")"
+                "SELECT term, ndoc FROM term_stats WHERE repo_id = %(repo)s"
+                " AND term = ANY(" + _split_opaque("terms") + ")"
                 " UNION ALL SELECT NULL, chunks FROM term_stats_state WHERE repo_id = %(repo)s",
                 {"repo": repo_id, "terms": _joined(words)},
             ).fetchall()
@@ -454,7 +462,7 @@ class SearchQueries:
         with self._read() as c:
             rows = c.execute(
                 "SELECT name, nref FROM ref_stats WHERE repo_id = %(repo)s AND snapshot_id = %(snap)s"
-                " AND name = ANY(" + _split("names") + ")"
+                " AND name = ANY(" + _split_opaque("names") + ")"
                 " UNION ALL SELECT NULL, 0 FROM ref_stats_state WHERE repo_id = %(repo)s AND snapshot_id = %(snap)s",
                 {"repo": repo_id, "snap": snapshot_id, "names": _joined(wanted)},
             ).fetchall()

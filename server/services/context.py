@@ -379,6 +379,8 @@ def _abbreviates_run(w: str, terms: Sequence[str]) -> bool:
     ``ips`` for ip slice, ``uis`` for uint slice, ``sio`` for string io)?"""
     if not 2 <= len(w) <= 6 or len(terms) < 2:
         return False
+    if not any(t[:1] == w[0] for t in terms[:-1]):
+        return False  # a run starts at a word with w's first letter, and is two words long at least
 
     def rest(i: int, j: int, pieces: int) -> bool:  # w[i:] abbreviates terms[j], terms[j + 1]...
         if i == len(w):
@@ -1165,8 +1167,8 @@ class ContextService:
             scored.append((float(w * f), d))
         # The chunks of the best-scored definitions only: a chunk's total is at most 1.45 times its best
         # definition's score, so a definition far down this list almost never names one of the top 16.
-        scored.sort(key=lambda sd: (-sd[0], sd[1].path, sd[1].line))
-        scored = scored[:CALLEE_CHUNK_PROBES]
+        order = sorted((-sc, d.path, d.line, i) for i, (sc, d) in enumerate(scored))  # no key function: 3,000 calls
+        scored = [scored[o[3]] for o in order[:CALLEE_CHUNK_PROBES]]
         spans = self.store.chunks_at(rid, [(d.content_hash or "", d.line) for _, d in scored])
         per_chunk: dict[tuple[str, int], list[float]] = {}
         first: dict[tuple[str, int], tuple[float, DefRow, tuple[int, int]]] = {}
@@ -1580,6 +1582,7 @@ class ContextService:
                 Hit(h.path, h.start_line, h.end_line, h.score * 10, src, h.text, h.symbol, h.kind, h.language)
             )
         out: list[Hit] = []
+        kept: dict[str, list[tuple[int, int]]] = {}  # the line ranges kept so far, per path
         for h in sorted(ranked, key=lambda x: (-x.score, x.path, x.start_line)):
             if (
                 h.path == path
@@ -1587,8 +1590,10 @@ class ContextService:
                 and not (h.end_line < prompt_window[0] or h.start_line > prompt_window[1])
             ):
                 continue  # already in the prompt
-            if any(o.path == h.path and not (h.end_line < o.start_line or h.start_line > o.end_line) for o in out):
+            spans = kept.setdefault(h.path, [])
+            if any(not (h.end_line < start or h.start_line > end) for start, end in spans):
                 continue
+            spans.append((h.start_line, h.end_line))
             out.append(h)
         return out
 
