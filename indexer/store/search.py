@@ -45,6 +45,10 @@ def _split(param: str, cast: str = "") -> str:
     return f"string_to_array(%({param})s, chr(31)){cast}"
 
 
+# Full text: how many of the best-ranked candidates beyond the k asked for have their file looked up (see search_fts).
+FTS_FILTER_MARGIN = 10
+
+
 def _split_opaque(param: str) -> str:
     """``_split`` as an init plan, whose value the planner does not see: for ``= ANY(..)`` over hundreds of names
     on an index whose plan never depends on them. A visible array is estimated element by element against the
@@ -80,6 +84,7 @@ _FILES_OF_CH = (
     "  AND f.snapshot_id = %(snap)s AND NOT (f.path = ANY(%(exclude)s)) OFFSET 0) f"
 )
 _FILES_OF_S = _FILES_OF_CH.replace("ch.", "s.")
+_FILES_OF_M = _FILES_OF_CH.replace("ch.", "m.")
 _FILES_OF_S_LANG = _FILES_OF_S.replace("SELECT f.path FROM", "SELECT f.path, f.language FROM")
 
 # Members of types (by scope), Go methods by receiver type, and the types' own definitions: three index lookups
@@ -178,21 +183,35 @@ class SearchQueries:
             tsq = tsquery_or(words)
             if not tsq:
                 return []
-            # Candidates are ranked without their texts; the k kept are read by primary key.
-            rows = c.execute(
-                "WITH m AS MATERIALIZED (SELECT ch.id FROM chunks ch"
+            # Candidates are ranked as the index scan finds them (one heap visit each) and without their texts. Only
+            # those scoring at least the (k + FTS_FILTER_MARGIN)-th best have their file looked up (the snapshot and
+            # exclusion filters): the same k hits as filtering all of them, unless more than the margin of the best
+            # are filtered out, when the query runs again with every candidate. The k kept are read by primary key;
+            # a last row (path NULL) counts the candidates.
+            params = {"q": tsq, "repo": repo_id, "cand": max_candidates, "snap": snapshot_id,
+                      "exclude": list(exclude_paths), "k": k, "skip": k - 1 + FTS_FILTER_MARGIN}
+            sql = (
+                "WITH m AS MATERIALIZED (SELECT ch.id, ch.repo_id, ch.content_hash, ch.start_line, ch.end_line,"
+                "  ch.symbol, ch.kind, ch.language, ts_rank(ch.lex, to_tsquery('simple', %(q)s), 1) AS score"
+                "  FROM chunks ch"
                 "  WHERE ch.repo_id = %(repo)s AND ch.lex @@ to_tsquery('simple', %(q)s) LIMIT %(cand)s),"
-                " top AS (SELECT ch.id, f.path, ch.start_line, ch.end_line, ch.symbol, ch.kind, ch.language,"
-                "  ts_rank(ch.lex, to_tsquery('simple', %(q)s), 1) AS score"
-                f"  FROM m JOIN chunks ch ON ch.id = m.id{_FILES_OF_CH}"
-                "  ORDER BY score DESC, f.path, ch.start_line LIMIT %(k)s)"
-                " SELECT top.path, top.start_line, top.end_line, t.text, top.symbol, top.kind, top.language, top.score"
+                " top AS (SELECT m.id, f.path, m.start_line, m.end_line, m.symbol, m.kind, m.language, m.score"
+                f"  FROM m{_FILES_OF_M}"
+                "  WHERE m.score >= coalesce((SELECT b.score FROM m b ORDER BY b.score DESC OFFSET %(skip)s LIMIT 1),"
+                "   '-Infinity'::real)"
+                "  ORDER BY m.score DESC, f.path, m.start_line LIMIT %(k)s)"
+                " (SELECT top.path, top.start_line, top.end_line, t.text, top.symbol, top.kind, top.language, top.score"
                 " FROM top CROSS JOIN LATERAL (SELECT c.text FROM chunks c WHERE c.id = top.id) t"
-                " ORDER BY top.score DESC, top.path, top.start_line",
-                {"q": tsq, "repo": repo_id, "cand": max_candidates, "snap": snapshot_id,
-                 "exclude": list(exclude_paths), "k": k},
-            ).fetchall()
-        return [_hit(r, "fts") for r in rows]
+                " ORDER BY top.score DESC, top.path, top.start_line)"
+                " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*) FROM m"
+            )
+            rows = c.execute(sql, params).fetchall()
+            hits = [r for r in rows if r[0] is not None]
+            found = sum(int(r[7]) for r in rows if r[0] is None)
+            if len(hits) < k and found > params["skip"] + 1:
+                rows = c.execute(sql, {**params, "skip": max_candidates}).fetchall()
+                hits = [r for r in rows if r[0] is not None]
+        return [_hit(r, "fts") for r in hits]
 
     def refresh_term_stats(self, repo_id: int) -> int:
         """Recompute the repository's term document frequencies (seconds on a large index: run it off the

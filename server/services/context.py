@@ -76,11 +76,6 @@ TYPE_NAMES_WAIT_S = 0.05  # how long a request waits for the snapshot's type nam
 # request that follows finds its parse ready, or one of a text that differs only by what was typed on a line or
 # two (the imports and definitions the context reads from it are the same), and a fresh parse follows.
 PREPARE_IDLE_S = 0.25
-# Full-text matches ranked per query (the first the index scan finds; ``ts_rank`` reads each one's lexemes).
-# A completion keeps ten hits and its definitions come from the symbol table: a third of the candidates is a third
-# of the full-text leg's time (3.0 -> 1.3 ms of PostgreSQL per request at 100k chunks), at the same recall.
-FTS_CANDIDATES = 300
-COMPLETION_FTS_CANDIDATES = 100
 MINOR_EDIT_CHARS = 400
 # A changed line that may bring an import or a definition: the buffer is parsed again before it is used.
 _STRUCTURAL_LINE = re.compile(
@@ -542,7 +537,6 @@ class ContextService:
         vector_deadline_s: float | None = None,
         use_names: bool = True,
         depth: int | None = None,
-        fts_candidates: int = FTS_CANDIDATES,
     ) -> list[Hit]:
         """Hybrid search: full text, symbol names and vectors, fused with RRF; best first.
 
@@ -570,9 +564,7 @@ class ContextService:
         if embedder is not None:
             legs["vector"] = self._legs.submit(vector_leg)
         if words:
-            legs["fts"] = self._legs.submit(
-                self.store.search_fts, rid, snap, words, fetch, exclude_paths, max_candidates=fts_candidates
-            )
+            legs["fts"] = self._legs.submit(self.store.search_fts, rid, snap, words, fetch, exclude_paths)
         named = (
             self.store.search_symbol_names(rid, snap, idents, fetch, exclude_paths) if idents else []
         )  # on this thread: one leg fewer to hand over
@@ -1498,7 +1490,7 @@ class ContextService:
         # alone needs no deeper list than the ten kept (each hit's text is read); with vectors, twice that to fuse.
         return self.search(
             repo, query, k=10, exclude_paths=exclude, vector=vec, use_vectors=vec is not None, use_names=False,
-            depth=20 if vec is not None else 10, fts_candidates=COMPLETION_FTS_CANDIDATES,
+            depth=20 if vec is not None else 10,
         )
 
     def _refresh_query_vector(self, key: str, query: str) -> None:

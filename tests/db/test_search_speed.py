@@ -87,3 +87,32 @@ def test_a_slow_vector_leg_is_dropped_at_its_deadline(indexed: tuple[Store, Repo
     assert all("vector" not in h.source for h in hits)
     with_vectors = service.search(repo, "compute_total", k=5, vector_deadline_s=10)
     assert any("vector" in h.source for h in with_vectors)
+
+
+def test_full_text_filters_only_the_best_candidates_and_falls_back_when_they_are_excluded(
+    store: Store, tmp_path: Path
+) -> None:
+    """Only the best (k + margin) candidates have their file looked up; when exclusions remove more of them than the
+    margin, the query runs again over every candidate: the same hits as filtering all of them, in both cases."""
+    from hearth.indexer.store.search import FTS_FILTER_MARGIN
+
+    root = tmp_path / "ranks"
+    root.mkdir()
+    n = 40
+    for i in range(n):
+        # File i says "quasar" i + 1 times among a fixed number of other words: the more, the higher it ranks.
+        words = ["quasar"] * (i + 1) + [f"filler{j}" for j in range(60 - i)]
+        (root / f"f{i:02d}.py").write_text(f"def fn{i}():\n    return '{' '.join(words)}'\n", encoding="utf-8")
+    repo = index_repo(store, root)
+    by_rank = [f"f{i:02d}.py" for i in reversed(range(n))]  # best first
+    k = 5
+
+    def paths(exclude: list[str]) -> list[str]:
+        return [h.path for h in store.search_fts(repo.repo_id, repo.snapshot_id, ["quasar"], k, exclude)]
+
+    assert paths([]) == by_rank[:k]
+    few = by_rank[:3]
+    assert paths(few) == by_rank[3 : 3 + k]  # within the margin: one query
+    many = by_rank[: k + FTS_FILTER_MARGIN + 3]
+    assert paths(many) == by_rank[len(many) : len(many) + k]  # beyond it: the query runs again over all candidates
+    assert len(paths(by_rank[: n - 2])) == 2
