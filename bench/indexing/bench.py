@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
@@ -45,17 +46,17 @@ def fetch_corpus() -> Path:
     return corpus
 
 
-def database_url(database: str = "hearth") -> str:
+def database_url(database: str = "hearth", durable: bool = False) -> str:
     url = os.environ.get("HEARTH_DATABASE_URL")
     if url:
         return url
     from hearth.indexer.store.embedded import EmbeddedPostgres
 
-    base = WORK / "pg"
+    base = WORK / ("pg-durable" if durable else "pg")
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(WORK, 0o755)
     os.chmod(base, 0o755)
-    return EmbeddedPostgres(base, fsync=False, database=database).ensure_running()
+    return EmbeddedPostgres(base, fsync=durable, database=database).ensure_running()
 
 
 def reset_db(url: str) -> None:
@@ -78,16 +79,16 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def postmaster() -> psutil.Process | None:
+def postmaster(url: str) -> psutil.Process | None:
     """The benchmark's embedded PostgreSQL (its CPU time is counted), or None for an external one."""
     if os.environ.get("HEARTH_DATABASE_URL"):
         return None
-    for pid_file in (WORK / "pg").rglob("postmaster.pid"):
-        try:
-            return psutil.Process(int(pid_file.read_text().split()[0]))
-        except (OSError, ValueError, psutil.Error):
-            continue
-    return None
+    socket_dir = parse_qs(urlsplit(url).query).get("host", [""])[0]  # <cluster>/run, next to <cluster>/data
+    try:
+        pid_file = Path(socket_dir).parent / "data" / "postmaster.pid"
+        return psutil.Process(int(pid_file.read_text().split()[0]))
+    except (OSError, ValueError, psutil.Error):
+        return None
 
 
 def cpu_seconds(p: psutil.Process) -> float:
@@ -99,9 +100,9 @@ class CpuMeter:
     """CPU seconds of the indexing process, its parse workers and the PostgreSQL cluster during a run,
     from samples of each process (a process's last 0.1 s before it exits is missed)."""
 
-    def __init__(self, proc: psutil.Process) -> None:
+    def __init__(self, proc: psutil.Process, url: str) -> None:
         self.proc = proc
-        self.pg = postmaster()
+        self.pg = postmaster(url)
         self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (role, first sample, last sample)
         self.pg_kind: dict[int, str] = {}  # pid -> what the PostgreSQL process is (pg_kind)
         for p in self._pg_processes():
@@ -199,7 +200,7 @@ def full_index(corpus: Path, url: str, *extra: str) -> dict[str, Any]:
         stderr=subprocess.PIPE,
     )
     ps = psutil.Process(proc.pid)
-    meter = CpuMeter(ps)
+    meter = CpuMeter(ps, url)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
@@ -466,10 +467,15 @@ def main() -> None:
         default="hearth",
         help="the embedded cluster's database to use (another name keeps another schema version apart)",
     )
+    ap.add_argument(
+        "--durable",
+        action="store_true",
+        help="a second embedded cluster with the settings users get (fsync and full-page writes on), not fsync off",
+    )
     args = ap.parse_args()
     corpus = fetch_corpus()
     target = corpus / "usr" / "share" / "go-1.19" if args.quick else corpus
-    url = database_url(args.database)
+    url = database_url(args.database, args.durable)
     if not args.full_json:
         reset_db(url)
     load = os.getloadavg()
