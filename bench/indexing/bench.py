@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
@@ -45,17 +46,17 @@ def fetch_corpus() -> Path:
     return corpus
 
 
-def database_url() -> str:
+def database_url(database: str = "hearth", durable: bool = False) -> str:
     url = os.environ.get("HEARTH_DATABASE_URL")
     if url:
         return url
     from hearth.indexer.store.embedded import EmbeddedPostgres
 
-    base = WORK / "pg"
+    base = WORK / ("pg-durable" if durable else "pg")
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(WORK, 0o755)
     os.chmod(base, 0o755)
-    return EmbeddedPostgres(base, fsync=False).ensure_running()
+    return EmbeddedPostgres(base, fsync=durable, database=database).ensure_running()
 
 
 def reset_db(url: str) -> None:
@@ -78,16 +79,16 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def postmaster() -> psutil.Process | None:
+def postmaster(url: str) -> psutil.Process | None:
     """The benchmark's embedded PostgreSQL (its CPU time is counted), or None for an external one."""
     if os.environ.get("HEARTH_DATABASE_URL"):
         return None
-    for pid_file in (WORK / "pg").rglob("postmaster.pid"):
-        try:
-            return psutil.Process(int(pid_file.read_text().split()[0]))
-        except (OSError, ValueError, psutil.Error):
-            continue
-    return None
+    socket_dir = parse_qs(urlsplit(url).query).get("host", [""])[0]  # <cluster>/run, next to <cluster>/data
+    try:
+        pid_file = Path(socket_dir).parent / "data" / "postmaster.pid"
+        return psutil.Process(int(pid_file.read_text().split()[0]))
+    except (OSError, ValueError, psutil.Error):
+        return None
 
 
 def cpu_seconds(p: psutil.Process) -> float:
@@ -99,10 +100,11 @@ class CpuMeter:
     """CPU seconds of the indexing process, its parse workers and the PostgreSQL cluster during a run,
     from samples of each process (a process's last 0.1 s before it exits is missed)."""
 
-    def __init__(self, proc: psutil.Process) -> None:
+    def __init__(self, proc: psutil.Process, url: str) -> None:
         self.proc = proc
-        self.pg = postmaster()
+        self.pg = postmaster(url)
         self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (role, first sample, last sample)
+        self.pg_kind: dict[int, str] = {}  # pid -> what the PostgreSQL process is (pg_kind)
         for p in self._pg_processes():
             self._sample(p, "postgres", before=True)
 
@@ -121,6 +123,8 @@ class CpuMeter:
             return
         first = self.seen[p.pid][1] if p.pid in self.seen else (now if before else 0.0)
         self.seen[p.pid] = (role, first, now)
+        if role == "postgres" and p.pid not in self.pg_kind:
+            self.pg_kind[p.pid] = pg_kind(p)
 
     def sample(self) -> None:
         self._sample(self.proc, "main")
@@ -138,11 +142,45 @@ class CpuMeter:
             out[role] += last - first
         return {k: round(v, 1) for k, v in out.items()}
 
+    def postgres_split(self) -> dict[str, float]:
+        """PostgreSQL's CPU seconds by process: the connections' backends, autovacuum, the WAL writer,
+        the checkpointer and background writer, the postmaster."""
+        out: dict[str, float] = {}
+        for pid, (role, first, last) in self.seen.items():
+            if role == "postgres":
+                kind = self.pg_kind.get(pid, "other")
+                out[kind] = out.get(kind, 0.0) + last - first
+        return {k: round(v, 2) for k, v in sorted(out.items())}
+
+
+def pg_kind(p: psutil.Process) -> str:
+    try:
+        title = " ".join(p.cmdline())
+    except psutil.Error:
+        return "other"
+    for kind in ("walwriter", "checkpointer", "background writer", "autovacuum", "logical replication"):
+        if kind in title:
+            return kind
+    return "backend" if title.startswith("postgres: ") else "postmaster"
+
+
+def wal_lsn(url: str) -> int | None:
+    """The cluster's WAL position in bytes (the WAL written between two calls is their difference)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as c:
+            row = c.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+            return int(row[0]) if row else None
+    except psycopg.Error:
+        return None
+
 
 def full_index(corpus: Path, url: str, *extra: str) -> dict[str, Any]:
     """`hearth index --no-embed` as a subprocess; peak RSS of its process tree (PostgreSQL excluded), and
     the CPU seconds of the indexing process tree (exact, from the kernel) and of PostgreSQL (sampled)."""
     env = dict(os.environ, HEARTH_DATABASE_URL=url, HEARTH_EMBEDDING_PROVIDER="hashing")
+    lsn_before = wal_lsn(url)
     started = time.monotonic()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
@@ -162,7 +200,7 @@ def full_index(corpus: Path, url: str, *extra: str) -> dict[str, Any]:
         stderr=subprocess.PIPE,
     )
     ps = psutil.Process(proc.pid)
-    meter = CpuMeter(ps)
+    meter = CpuMeter(ps, url)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
@@ -172,7 +210,9 @@ def full_index(corpus: Path, url: str, *extra: str) -> dict[str, Any]:
     wall = time.monotonic() - started
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     meter.sample()
-    cpu = meter.totals()
+    cpu: dict[str, Any] = dict(meter.totals())
+    cpu["postgres_by_process"] = meter.postgres_split()
+    lsn_after = wal_lsn(url)
     cpu["indexer_tree_exact"] = round(
         children_after.ru_utime + children_after.ru_stime - children_before.ru_utime - children_before.ru_stime, 1
     )
@@ -193,8 +233,34 @@ def full_index(corpus: Path, url: str, *extra: str) -> dict[str, Any]:
         "files_per_s": round(s["files_indexed"] / s["seconds"], 1),
         "peak_rss_mb": round(peak / 1e6, 1),
         "cpu_seconds": cpu,
+        "wal_mb": round((lsn_after - lsn_before) / 1e6, 1) if lsn_before is not None and lsn_after else None,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+TABLE_ROWS = {
+    # Every column but ids and times; the distinct rows (a blob another run wrote first is stored once).
+    "files": "path, content_hash, size, mtime_ns, language, status, skip_reason",
+    "chunks": "content_hash, ord, start_line, end_line, kind, symbol, language, text, text_hash, lex::text",
+    "symbols": "content_hash, name, kind, role, scope, detail, line, col, end_line",
+}
+
+
+def table_hashes(url: str) -> dict[str, dict[str, Any]]:
+    """Row count and md5 of each index table's distinct rows, to check that a change writes the same index."""
+    import psycopg
+
+    out: dict[str, dict[str, Any]] = {}
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("SET work_mem = '256MB'")
+        for table, cols in TABLE_ROWS.items():
+            row = c.execute(
+                f"SELECT count(*), md5(string_agg(r, E'\\n' ORDER BY r COLLATE \"C\"))"
+                f" FROM (SELECT DISTINCT ROW({cols})::text AS r FROM {table}) t"
+            ).fetchone()
+            assert row
+            out[table] = {"rows": int(row[0]), "md5": row[1]}
+    return out
 
 
 def parse_only(corpus: Path, n: int = 1500) -> dict[str, Any]:
@@ -391,10 +457,25 @@ def main() -> None:
         action="store_true",
         help="the full index, the re-runs and parse-only; no watcher, branch switch or embedder (about 3 minutes)",
     )
+    ap.add_argument(
+        "--hash-tables",
+        action="store_true",
+        help="after the re-runs, the row count and md5 of the files, chunks and symbols tables (about 20 s)",
+    )
+    ap.add_argument(
+        "--database",
+        default="hearth",
+        help="the embedded cluster's database to use (another name keeps another schema version apart)",
+    )
+    ap.add_argument(
+        "--durable",
+        action="store_true",
+        help="a second embedded cluster with the settings users get (fsync and full-page writes on), not fsync off",
+    )
     args = ap.parse_args()
     corpus = fetch_corpus()
     target = corpus / "usr" / "share" / "go-1.19" if args.quick else corpus
-    url = database_url()
+    url = database_url(args.database, args.durable)
     if not args.full_json:
         reset_db(url)
     load = os.getloadavg()
@@ -421,6 +502,9 @@ def main() -> None:
         result["rehash_rerun"] = {"index_seconds": rehash["index_seconds"], "cpu_seconds": rehash["cpu_seconds"]}
     except RuntimeError as exc:  # a version of hearth without --rehash
         result["rehash_rerun"] = {"error": str(exc)[-200:]}
+    if args.hash_tables:
+        print("table hashes ...", file=sys.stderr)
+        result["tables_after_the_reruns"] = table_hashes(url)
     print("parse only ...", file=sys.stderr)
     result["parse_only"] = parse_only(target)
     if args.index_only:
