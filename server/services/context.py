@@ -522,6 +522,7 @@ class ContextService:
         # when they changed, not tokenised again for every keystroke in another file.
         self._windows: dict[str, tuple[str, list[tuple[int, frozenset[str]]]]] = {}
         self._stats_jobs: dict[int, Future[bool]] = {}
+        self._prewarmed = False  # the vector index was loaded into memory (``prewarm``)
         # (repo, snapshot) -> (when the counts were first kept, name -> reference count)
         self._ref_cache: dict[tuple[int, int], tuple[float, dict[str, int]]] = {}
 
@@ -645,7 +646,26 @@ class ContextService:
                 )
         except Exception as exc:  # without them, references are counted per request
             (log.debug if self._closing else log.warning)("reference counts refresh failed: %s", exc)
+        if not self._prewarmed:
+            self.prewarm()
         return refreshed
+
+    def prewarm(self) -> dict[str, Any] | None:
+        """Load the vector index and the tables a completion reads into memory (``Store.prewarm``; once per service,
+        by the first statistics check, off the request path); what was loaded, or None without pg_prewarm."""
+        try:
+            t0 = time.perf_counter()
+            done = self.store.prewarm(self.embedder.name if self.embedder is not None else None)
+        except Exception as exc:  # a cold cache is only slower
+            (log.debug if self._closing else log.warning)("prewarming the index failed: %s", exc)
+            return None
+        if done is not None:
+            # Done, unless the vector index is still to come (the embeddings fill in after the index): then the next
+            # check loads it (and finds the tables in memory already).
+            self._prewarmed = done["vector"] is not None or self.embedder is None
+            done["seconds"] = round(time.perf_counter() - t0, 2)
+            log.info("index loaded into memory: %s", done)
+        return done
 
     def wait_term_stats(self, repo: RepoHandle, timeout_s: float | None = None) -> bool:
         """Check (and refresh if needed) the repository's term statistics and the snapshot's reference counts
