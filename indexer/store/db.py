@@ -53,8 +53,8 @@ class FileRow:
     skip_reason: str | None = None
 
 
-# A migration that needs an extension the server may lack (a contrib module) says so; it is skipped, and tried again at
-# the next start, where the extension is not available.
+# A migration that needs an extension the server may lack (a contrib module) says so: where the extension is not
+# available, the migration is skipped and tried again at the next start.
 _OPTIONAL_EXTENSION = re.compile(r"hearth:optional-extension (\w+)")
 
 
