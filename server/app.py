@@ -42,7 +42,7 @@ def database_url(settings: Settings) -> str:
     if settings.database.url:
         return settings.database.url
     try:
-        pg = EmbeddedPostgres(settings.resolved_data_dir())
+        pg = EmbeddedPostgres(settings.resolved_data_dir(), shared_buffers_mb=settings.database.shared_buffers_mb)
         return pg.ensure_running()
     except (EmbeddedDatabaseError, OSError, Exception) as exc:
         raise DatabaseUnavailable(

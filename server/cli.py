@@ -349,7 +349,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     if settings.database.url:
         emit(f"HEARTH_DATABASE_URL is set; Hearth uses {settings.database.url} and no embedded server")
         return 0
-    pg = EmbeddedPostgres(settings.resolved_data_dir())
+    pg = EmbeddedPostgres(settings.resolved_data_dir(), shared_buffers_mb=settings.database.shared_buffers_mb)
     if args.action == "stop":
         emit("stopped" if pg.stop() else "not running")
     elif args.action == "start":

@@ -111,6 +111,14 @@ class Database(_Section):
         default=None,
         description="PostgreSQL URL (with pgvector). Unset: an embedded server in Hearth's data dir.",
     )
+    shared_buffers_mb: int | None = Field(
+        default=None,
+        ge=16,
+        le=65_536,
+        description="Shared buffers of the embedded PostgreSQL, in MB: the server loads the vector index and the"
+        " tables a completion reads into them. Unset: an eighth of the machine's memory, from 128 to 4096. Applies"
+        " when Hearth starts the embedded server: after `hearth db stop`, the next use starts it with the new size.",
+    )
 
 
 class Settings(_Section):

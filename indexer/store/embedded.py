@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 ROOT_HOME = Path("/var/lib/hearth")
 
 
-def shared_buffers_mb(total_bytes: int | None = None) -> int:
+def default_shared_buffers_mb(total_bytes: int | None = None) -> int:
     """PostgreSQL's shared buffers for the embedded cluster: an eighth of the machine's memory, from 128 MB to 4 GB.
     The vector index is searched at random (an HNSW search visits about a thousand pages) and pgvector's advice is
     to keep it in memory: 1.9 GB at 1M chunks, where the old fixed 128 MB re-read it from disk on every first visit.
@@ -180,6 +180,7 @@ class EmbeddedPostgres:
     install: PgInstall | None = None
     fsync: bool = True
     database: str = "hearth"
+    shared_buffers_mb: int | None = None  # None: ``default_shared_buffers_mb()``
 
     def __post_init__(self) -> None:
         if self.install is None:
@@ -206,6 +207,11 @@ class EmbeddedPostgres:
     def inst(self) -> PgInstall:
         assert self.install is not None
         return self.install
+
+    @property
+    def buffers_mb(self) -> int:
+        """The shared buffers the server is started with (``shared_buffers_mb``, else the machine's default)."""
+        return self.shared_buffers_mb or default_shared_buffers_mb()
 
     @property
     def url(self) -> str:
@@ -334,7 +340,7 @@ class EmbeddedPostgres:
         self._chown(logfile)
         stale = self.pgdata / "postmaster.pid"
         start = [binst.exe("pg_ctl"), "-D", str(self.pgdata), "-l", str(logfile), "-w", "-t", "60",
-                 "-o", f"-k {self.socket_dir} -c shared_buffers={shared_buffers_mb()}MB", "start"]  # fmt: skip
+                 "-o", f"-k {self.socket_dir} -c shared_buffers={self.buffers_mb}MB", "start"]  # fmt: skip
         res = self._run(start, timeout=90)
         if res.returncode != 0 and stale.exists():
             # A postmaster.pid left by a killed server: pg_ctl refuses; remove it once and retry.

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from hearth.indexer.store.db import Store
-from hearth.indexer.store.embedded import EmbeddedPostgres, find_installations
+from hearth.indexer.store.embedded import EmbeddedPostgres, default_shared_buffers_mb, find_installations
 
 
 @pytest.fixture
@@ -50,6 +50,18 @@ def test_first_use_initialises_and_other_processes_share_the_server(data_dir: Pa
     finally:
         pg.stop()
     assert not pg.is_running()
+
+
+def test_the_shared_buffers_setting_sizes_the_embedded_server(data_dir: Path) -> None:
+    pg = EmbeddedPostgres(data_dir, fsync=False, shared_buffers_mb=48)
+    try:
+        with psycopg.connect(pg.ensure_running()) as c:
+            row = c.execute("SHOW shared_buffers").fetchone()
+        assert row is not None and row[0] == "48MB"
+    finally:
+        pg.stop()
+    # Unset, it is the machine's default (an eighth of its memory, 128 MB at least).
+    assert EmbeddedPostgres(data_dir, fsync=False).buffers_mb == default_shared_buffers_mb() >= 128
 
 
 def test_a_killed_server_is_restarted(data_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from hearth.indexer.embedder import HashingEmbedder
 from hearth.indexer.languages import LanguageRegistry
 from hearth.indexer.store.db import Store
-from hearth.indexer.store.embedded import shared_buffers_mb
+from hearth.indexer.store.embedded import default_shared_buffers_mb
 from hearth.server.services.context import ContextService
 from tests.conftest import index_repo
 
@@ -31,10 +31,10 @@ def test_pooled_connections_plan_with_the_parameters_and_never_jit(store: Store)
 
 def test_embedded_shared_buffers_are_an_eighth_of_memory_within_bounds() -> None:
     gib = 1 << 30
-    assert shared_buffers_mb(24 * gib) == 3072
-    assert shared_buffers_mb(512 << 20) == 128  # a small machine keeps PostgreSQL's default
-    assert shared_buffers_mb(256 * gib) == 4096
-    assert 128 <= shared_buffers_mb() <= 4096  # this machine's
+    assert default_shared_buffers_mb(24 * gib) == 3072
+    assert default_shared_buffers_mb(512 << 20) == 128  # a small machine keeps PostgreSQL's default
+    assert default_shared_buffers_mb(256 * gib) == 4096
+    assert 128 <= default_shared_buffers_mb() <= 4096  # this machine's
 
 
 def test_the_vector_index_and_the_hot_tables_are_loaded_into_memory(store: Store, sample_repo: Path) -> None:
