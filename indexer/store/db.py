@@ -432,58 +432,55 @@ class Store(SearchQueries, ChatQueries):
     # vector index leaves room in the shared buffers: each table's indexes first, then the table itself.
     _HOT_TABLES = ("files", "ref_stats", "term_stats", "def_names", "blobs", "symbols", "chunks")
 
-    def prewarm(self, model: str | None) -> dict[str, Any] | None:
+    def prewarm(self, model: str | None, tables: bool = True) -> dict[str, Any] | None:
         """Load what retrieval reads into memory (``pg_prewarm``), off the request path: the model's HNSW index
         into the shared buffers when it fills at most three quarters of them (else into the operating system's
-        cache), then, while that budget lasts, the indexes and rows of the tables a completion reads. An HNSW search
-        visits about a thousand pages scattered over the graph, and the definitions a few hundred more; read from
-        disk on a first visit, a 1M-chunk index answered in 171 ms instead of 9. None when the server has no
-        pg_prewarm; ``vector`` None when the model has no index yet."""
+        cache), then, with ``tables``, while that budget lasts, the indexes and rows of the tables a completion
+        reads. An HNSW search visits about a thousand pages scattered over the graph, and the definitions a few
+        hundred more; read from disk on a first visit, a 1M-chunk index answered in 171 ms instead of 9. None when
+        the server has no pg_prewarm; ``vector`` None when the model has no index yet."""
         index = self._index_name(model) if model else None
-        with self.conn() as c:
-            c.autocommit = True
-            try:
-                row = c.execute(
-                    "SELECT (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'),"
-                    " EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'),"
-                    " pg_relation_size(to_regclass(%s))",
-                    (index or "",),
-                ).fetchone()
-                if row is None or not row[1]:
-                    return None
-                budget = int(row[0]) * 3 // 4
-                out: dict[str, Any] = {"vector": None, "relations": 0, "bytes": 0}
-                if index and row[2] is not None:
-                    size = int(row[2])
-                    modes = ["buffer"] if size <= budget else ["prefetch", "read"]
-                    for mode in modes:
-                        try:
-                            got = c.execute("SELECT pg_prewarm(%s::regclass, %s)", (index, mode)).fetchone()
-                        except psycopg.errors.FeatureNotSupported:
-                            continue  # no prefetch on this platform: read instead
-                        out["vector"] = (mode, int(got[0]) if got else 0, size)
-                        if mode == "buffer":
-                            budget -= size
-                        break
-                rels = c.execute(
-                    "SELECT c.oid::regclass::text, pg_relation_size(c.oid), t.ord, c.relkind"
-                    " FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, ord)"
-                    " JOIN pg_class tbl ON tbl.oid = to_regclass(t.name)"
-                    " JOIN LATERAL (SELECT i.indexrelid AS oid FROM pg_index i WHERE i.indrelid = tbl.oid"
-                    "  UNION ALL SELECT tbl.oid) r ON true JOIN pg_class c ON c.oid = r.oid"
-                    " ORDER BY t.ord, c.relkind = 'r', pg_relation_size(c.oid)",
-                    (list(self._HOT_TABLES),),
-                ).fetchall()
-                for name, size, _, _ in rels:
-                    if int(size) > budget:
-                        continue
-                    c.execute("SELECT pg_prewarm(%s::regclass)", (name,))
-                    budget -= int(size)
-                    out["relations"] += 1
-                    out["bytes"] += int(size)
+        with self._read() as c:
+            row = c.execute(
+                "SELECT (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'),"
+                " EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'),"
+                " pg_relation_size(to_regclass(%s))",
+                (index or "",),
+            ).fetchone()
+            if row is None or not row[1]:
+                return None
+            budget = int(row[0]) * 3 // 4
+            out: dict[str, Any] = {"vector": None, "relations": 0, "bytes": 0}
+            if index and row[2] is not None:
+                size = int(row[2])
+                for mode in ["buffer"] if size <= budget else ["prefetch", "read"]:
+                    try:
+                        got = c.execute("SELECT pg_prewarm(%s::regclass, %s)", (index, mode)).fetchone()
+                    except psycopg.errors.FeatureNotSupported:
+                        continue  # no prefetch on this platform: read instead
+                    out["vector"] = (mode, int(got[0]) if got else 0, size)
+                    if mode == "buffer":
+                        budget -= size
+                    break
+            if not tables:
                 return out
-            finally:
-                c.autocommit = False
+            rels = c.execute(
+                "SELECT c.oid::regclass::text, pg_relation_size(c.oid)"
+                " FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, ord)"
+                " JOIN pg_class tbl ON tbl.oid = to_regclass(t.name)"
+                " JOIN LATERAL (SELECT i.indexrelid AS oid FROM pg_index i WHERE i.indrelid = tbl.oid"
+                "  UNION ALL SELECT tbl.oid) r ON true JOIN pg_class c ON c.oid = r.oid"
+                " ORDER BY t.ord, c.relkind = 'r', pg_relation_size(c.oid)",
+                (list(self._HOT_TABLES),),
+            ).fetchall()
+            for name, size in rels:
+                if int(size) > budget:
+                    continue
+                c.execute("SELECT pg_prewarm(%s::regclass)", (name,))
+                budget -= int(size)
+                out["relations"] += 1
+                out["bytes"] += int(size)
+            return out
 
     # -- counts and status ----------------------------------------------------------------------
     def counts(self, repo_id: int, snapshot_id: int, model: str | None) -> dict[str, int]:

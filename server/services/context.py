@@ -177,28 +177,26 @@ def _keep_recent(cache: dict[str, Any], key: str, value: Any, limit: int) -> Non
             break
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the common prefix of ``a`` and ``b``, by halving (slice comparisons run in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _minor_edit(old: str, new: str) -> bool:
     """Whether ``new`` is ``old`` with one small edit (at most MINOR_EDIT_CHARS on at most two lines) whose lines
     bring no import or definition: the symbols a parse of either gives the context are the same."""
     if abs(len(new) - len(old)) > MINOR_EDIT_CHARS:
         return False
-    # The common prefix and suffix, by halving (slice comparisons run in C).
-    lo, hi = 0, min(len(old), len(new))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if old[:mid] == new[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    prefix = lo
-    lo, hi = 0, min(len(old), len(new)) - prefix
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if old[len(old) - mid :] == new[len(new) - mid :]:
-            lo = mid
-        else:
-            hi = mid - 1
-    gone, came = old[prefix : len(old) - lo], new[prefix : len(new) - lo]
+    prefix = _common_prefix(old, new)
+    suffix = _common_prefix(old[prefix:][::-1], new[prefix:][::-1])  # after the prefix
+    gone, came = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     if len(gone) > MINOR_EDIT_CHARS or len(came) > MINOR_EDIT_CHARS or gone.count("\n") + came.count("\n") > 2:
         return False
     # The whole lines the edit touches, before and after it.
@@ -523,6 +521,7 @@ class ContextService:
         self._windows: dict[str, tuple[str, list[tuple[int, frozenset[str]]]]] = {}
         self._stats_jobs: dict[int, Future[bool]] = {}
         self._prewarmed = False  # the vector index was loaded into memory (``prewarm``)
+        self._tables_prewarmed = False  # and the tables a completion reads
         # (repo, snapshot) -> (when the counts were first kept, name -> reference count)
         self._ref_cache: dict[tuple[int, int], tuple[float, dict[str, int]]] = {}
 
@@ -655,13 +654,16 @@ class ContextService:
         by the first statistics check, off the request path); what was loaded, or None without pg_prewarm."""
         try:
             t0 = time.perf_counter()
-            done = self.store.prewarm(self.embedder.name if self.embedder is not None else None)
+            done = self.store.prewarm(
+                self.embedder.name if self.embedder is not None else None, tables=not self._tables_prewarmed
+            )
         except Exception as exc:  # a cold cache is only slower
             (log.debug if self._closing else log.warning)("prewarming the index failed: %s", exc)
             return None
         if done is not None:
             # Done, unless the vector index is still to come (the embeddings fill in after the index): then the next
-            # check loads it (and finds the tables in memory already).
+            # check loads that alone.
+            self._tables_prewarmed = True
             self._prewarmed = done["vector"] is not None or self.embedder is None
             done["seconds"] = round(time.perf_counter() - t0, 2)
             log.info("index loaded into memory: %s", done)
