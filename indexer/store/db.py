@@ -444,8 +444,8 @@ class Store(SearchQueries, ChatQueries):
             row = c.execute(
                 "SELECT (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'),"
                 " EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'),"
-                " pg_relation_size(to_regclass(%s))",
-                (index or "",),
+                " pg_relation_size(to_regclass(%s::text))",  # NULL without a model (to_regclass('') is an error)
+                (index,),
             ).fetchone()
             if row is None or not row[1]:
                 return None

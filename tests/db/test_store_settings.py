@@ -51,6 +51,8 @@ def test_the_vector_index_and_the_hot_tables_are_loaded_into_memory(store: Store
             return
         before = store.prewarm(embedder.name)
         assert before is not None and before["vector"] is None  # no vector index yet: the tables only
+        without_model = store.prewarm(None)  # no embedding model configured: the tables still
+        assert without_model is not None and without_model["vector"] is None and without_model["relations"] >= 7
         repo = index_repo(store, sample_repo, embedder)
         store.ensure_vector_index(embedder.name, embedder.dim)
         done = store.prewarm(embedder.name)
