@@ -57,10 +57,28 @@ def terms(text: str, limit: int = MAX_TERMS) -> list[str]:
     return out[:limit]
 
 
-class _TermTextCache(dict[str, str]):
-    """Each identifier's terms joined with spaces ("" when it has none), computed on the first lookup.
+# PostgreSQL's limits on a tsvector: a lexeme's length in bytes, and the whole vector's (with headroom for
+# its entry headers). ``to_tsvector`` drops longer words with a notice; a tsvector literal with one is an error.
+MAX_LEXEME_BYTES = 2046
+MAX_LEXEMES_CHARS = 200_000  # at most 800 kB of UTF-8, under the 1 MB a tsvector may hold
 
-    A dict with ``__missing__``: a hit is a C-level lookup, which ``term_text`` does for every
+
+def ident_lexemes(ident: str) -> tuple[str, ...]:
+    """An identifier's full-text lexemes: its terms (``ident_terms``) split at underscores, each once, as
+    PostgreSQL's default parser would split them (``cache_hash`` is ``cache`` and ``hash``; ``__init__`` is
+    ``init``). Words too long for a tsvector are left out."""
+    out: dict[str, None] = {}
+    for term in ident_terms.__wrapped__(ident):  # not through ident_terms' own cache: held in _LexemeCache
+        for lexeme in term.split("_") if "_" in term else (term,):
+            if lexeme and (len(lexeme) * 4 <= MAX_LEXEME_BYTES or len(lexeme.encode()) <= MAX_LEXEME_BYTES):
+                out[lexeme] = None
+    return tuple(out)
+
+
+class _LexemeCache(dict[str, str]):
+    """Each identifier's lexemes joined with spaces ("" when it has none), computed on the first lookup.
+
+    A dict with ``__missing__``: a hit is a C-level lookup, which ``lexeme_text`` does for every
     identifier of every chunk. Cleared when it grows past ``MAX_ENTRIES`` (a long-running server)."""
 
     MAX_ENTRIES = 1 << 17
@@ -68,22 +86,55 @@ class _TermTextCache(dict[str, str]):
     def __missing__(self, ident: str) -> str:
         if len(self) >= self.MAX_ENTRIES:
             self.clear()
-        text = " ".join(ident_terms.__wrapped__(ident))  # not through ident_terms' own cache: held once
+        text = " ".join(ident_lexemes(ident))
         self[ident] = text
         return text
 
 
-_term_text_cache = _TermTextCache()
+_lexeme_cache = _LexemeCache()
 
 
-def term_text(text: str, limit: int = MAX_TERMS) -> str:
-    """``" ".join(terms(text, limit))``, without building the list of terms when no limit applies."""
-    idents = (_IDENT_ASCII if text.isascii() else _IDENT).findall(text)
-    joined = " ".join(filter(None, map(_term_text_cache.__getitem__, idents)))
-    # Each term is at least one character and a separator: a shorter text has fewer than ``limit`` terms.
+def lexeme_text(text: str, limit: int = MAX_TERMS) -> str:
+    """The full-text lexemes of a chunk's text, space-separated: each distinct identifier's ``ident_lexemes``,
+    in order of first appearance, at most ``limit`` of them (and ``MAX_LEXEMES_CHARS`` characters).
+
+    The parse worker builds a chunk's tsvector from these as a literal (``tsvector_literal``), so PostgreSQL
+    need not run its text parser over the chunk (a tenth of the CPU of a full index went there). A lexeme is
+    there once, without positions: ``ts_rank`` gives a lexeme's k-th occurrence only 1/k² of the first's weight,
+    and Hearth's full-text queries are ORs of words, which need no positions. A lexeme shared by identifiers
+    (``parse`` of ``parseArgs`` and ``parseFile``) may be listed more than once; the literal's reader merges it.
+    """
+    idents = dict.fromkeys((_IDENT_ASCII if text.isascii() else _IDENT).findall(text))
+    joined = " ".join(filter(None, map(_lexeme_cache.__getitem__, idents)))
+    # Each lexeme is at least one character and a separator: a shorter text has fewer than ``limit`` lexemes.
     if len(joined) < 2 * limit:
         return joined
-    return " ".join(terms(text, limit))
+    out: list[str] = []
+    size = 0
+    for ident in idents:
+        for lexeme in _lexeme_cache[ident].split():
+            size += len(lexeme) + 1
+            if len(out) >= limit or size > MAX_LEXEMES_CHARS:
+                return " ".join(out)
+            out.append(lexeme)
+    return " ".join(out)
+
+
+def tsvector_literal(name_lexemes: str, body_lexemes: str) -> str:
+    """A chunk's tsvector in PostgreSQL's input syntax: the lexemes of its symbol path and signatures weighted A
+    (at position 1, which a weight needs), then the body's, unweighted and without positions. Lexemes are word
+    characters only, so none needs quoting."""
+    if not name_lexemes:
+        return body_lexemes
+    named = " ".join([lexeme + ":1A" for lexeme in name_lexemes.split()])
+    return f"{named} {body_lexemes}" if body_lexemes else named
+
+
+def tsquery_any(words: Iterable[str]) -> str:
+    """A tsquery matching any of the words, in PostgreSQL's input syntax (cast with ``::tsquery``, not parsed by
+    ``to_tsquery``): the words lowercased as ``lexeme_text`` indexes them, non-word characters dropped."""
+    safe = dict.fromkeys(re.sub(r"\W", "", w).lower() for w in words)
+    return " | ".join(f"'{w}'" for w in safe if w)
 
 
 def query_terms(text: str, limit: int = 64) -> list[str]:
@@ -96,12 +147,6 @@ def query_terms(text: str, limit: int = 64) -> list[str]:
         if len(seen) >= limit:
             break
     return list(seen)
-
-
-def tsquery_or(words: Iterable[str]) -> str:
-    """An OR tsquery in to_tsquery syntax; terms are restricted to word characters."""
-    safe = [re.sub(r"\W", "", w) for w in words]
-    return " | ".join(w for w in safe if w)
 
 
 def fts_words(words: Iterable[str]) -> list[str]:

@@ -24,7 +24,7 @@ from itertools import accumulate
 from tree_sitter import Node, Query, QueryCursor
 
 from hearth.indexer.languages import LanguageRegistry, LoadedLanguage
-from hearth.indexer.lexical import term_text
+from hearth.indexer.lexical import lexeme_text
 from hearth.indexer.types import Chunk, ParsedFile, Symbol
 
 CHUNK_TOKENS = 384
@@ -220,14 +220,15 @@ class _FileParser:
                     detail=self.line_text(sig_row).strip()[:200],
                 )
             )
-        ref_scopes = self.enclosing([n for _, n in refs])
+        # References carry no scope: the index keeps one row per name and kind per file, with every occurrence's
+        # line and column (``encode_blob``), and the chunk holding a line says where it is.
         source, col_chars, append = self.source, self.col_chars, self.symbols.append
-        for (kind, n), (scope, _nearest) in zip(refs, ref_scopes, strict=True):
+        for kind, n in refs:
             row, col = n.start_point
             end_row, end_col = n.end_point
             last = end_row - 1 if end_col == 0 and end_row > row else end_row  # last_row(n)
             name = source[n.start_byte : n.end_byte].decode("utf-8", "replace")
-            append(Symbol(name, kind, "ref", scope, row + 1, col_chars(row, col), last + 1))
+            append(Symbol(name, kind, "ref", None, row + 1, col_chars(row, col), last + 1))
 
     def collect_imports(self, matches: list[tuple[int, dict[str, list[Node]]]]) -> None:
         # (row, module, imported name) -> (local name, original name when aliased, node); an aliased
@@ -304,8 +305,8 @@ class _FileParser:
                 symbol=symbol,
                 text=text,
                 text_hash=text_hash(text),
-                name_terms=term_text(names + " " + " ".join(headers)),
-                body_terms=term_text(body),
+                name_terms=lexeme_text(names + " " + " ".join(headers)),
+                body_terms=lexeme_text(body),
             )
         )
 
@@ -527,7 +528,7 @@ def window_chunks(source: bytes, language: str | None, lines_per_chunk: int = WI
         body = "\n".join(lines[start:end])
         if re.search(r"\w", body):
             chunks.append(
-                Chunk(len(chunks), start + 1, end, "window", None, body, text_hash(body), "", term_text(body))
+                Chunk(len(chunks), start + 1, end, "window", None, body, text_hash(body), "", lexeme_text(body))
             )
         start = end
     return ParsedFile(language, tuple(chunks), ())

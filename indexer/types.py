@@ -15,8 +15,8 @@ class Chunk:
     symbol: str | None  # symbol path, e.g. "Parser.parse"
     text: str  # what a model sees: enclosing signatures as a header, then the code
     text_hash: str
-    name_terms: str  # lexical terms of the symbol path (weighted high)
-    body_terms: str  # lexical terms of the text
+    name_terms: str  # full-text lexemes of the symbol path and signatures, space-separated (weighted high)
+    body_terms: str  # full-text lexemes of the text, space-separated (``lexical.lexeme_text``)
 
 
 @dataclass(slots=True, unsafe_hash=True)  # not frozen: a frozen dataclass's __init__ is ~4x slower
@@ -24,7 +24,7 @@ class Symbol:
     name: str
     kind: str  # function, method, class, interface, type, constant, module, call, import ...
     role: str  # "def", "ref" or "import"
-    scope: str | None  # enclosing symbol path for defs; module path for imports
+    scope: str | None  # enclosing symbol path for defs; module path for imports; None for references
     line: int  # 1-based
     col: int  # 0-based, in characters
     end_line: int

@@ -130,8 +130,8 @@ def synthesize(store: Store, bases: Sequence[tuple[str, int, int, Path]], target
                           " end_line, kind, symbol, language, text, text_hash || %(sfx)s, lex FROM chunks"
                           " WHERE repo_id = %(brid)s", args)
                 c.execute("INSERT INTO symbols (repo_id, content_hash, name, kind, role, scope, detail, line, col,"
-                          " end_line) SELECT %(rid)s, content_hash || %(sfx)s, name, kind, role, scope, detail, line,"
-                          " col, end_line FROM symbols WHERE repo_id = %(brid)s", args)
+                          " end_line, lines, cols) SELECT %(rid)s, content_hash || %(sfx)s, name, kind, role, scope,"
+                          " detail, line, col, end_line, lines, cols FROM symbols WHERE repo_id = %(brid)s", args)
                 c.execute("INSERT INTO embeddings (repo_id, model, text_hash, embedding)"
                           " SELECT %(rid)s, %(model)s, text_hash || %(sfx)s,"
                           " (v[%(shift)s + 1:] || v[1:%(shift)s])::vector FROM base_vec WHERE repo_id = %(brid)s"

@@ -72,6 +72,11 @@ _CHUNK_AT = (
 # The same, with the chunk's id instead of its text (read later for the rows kept).
 _CHUNK_AT_ID = _CHUNK_AT.replace("c.text,", "c.id,")
 
+# A reference row's occurrences, one ``o.line`` each (rows written before migration 027 are one occurrence each),
+# and their number.
+_OCCURRENCES = " CROSS JOIN LATERAL unnest(coalesce(s.lines, ARRAY[s.line])) AS o(line)"
+_OCCURRENCE_COUNT = "coalesce(cardinality(s.lines), 1)"
+
 # Trigram ("did you mean") matching of a short query: at most this many similar defined names, and this many
 # definitions of each (the query's own names keep ``per_name``).
 SIMILAR_NAMES = 12
@@ -166,7 +171,7 @@ class SearchQueries:
         given terms. At most ``max_candidates`` matching chunks (the first the index scan finds) are ranked: for a
         single common word (an identifier like ``fail``) ranking 500 took 2.6 of the query's 4.5 ms at 100k chunks.
         """
-        from hearth.indexer.lexical import fts_words, rare_terms, tsquery_or
+        from hearth.indexer.lexical import fts_words, rare_terms, tsquery_any
 
         words = fts_words(query_terms)
         if not words:
@@ -186,7 +191,7 @@ class SearchQueries:
             # candidate limit look cheaper than the index, but a repository's rows lie together in the table, and
             # the scan read 42,000 rows of other repositories first (50 ms). Then the index is taken (3 ms).
             common = not have_stats or sum(doc_freq.get(w, 0) for w in words) > FTS_COMMON_POSTINGS
-            tsq = tsquery_or(words)
+            tsq = tsquery_any(words)
             if not tsq:
                 return []
             # Candidates are ranked as the index scan finds them (one heap visit each) and without their texts. Only
@@ -198,9 +203,9 @@ class SearchQueries:
                       "exclude": list(exclude_paths), "k": k, "skip": k - 1 + FTS_FILTER_MARGIN}
             sql = (
                 "WITH m AS MATERIALIZED (SELECT ch.id, ch.repo_id, ch.content_hash, ch.start_line, ch.end_line,"
-                "  ch.symbol, ch.kind, ch.language, ts_rank(ch.lex, to_tsquery('simple', %(q)s), 1) AS score"
+                "  ch.symbol, ch.kind, ch.language, ts_rank(ch.lex, %(q)s::tsquery, 1) AS score"
                 "  FROM chunks ch"
-                "  WHERE ch.repo_id = %(repo)s AND ch.lex @@ to_tsquery('simple', %(q)s) LIMIT %(cand)s),"
+                "  WHERE ch.repo_id = %(repo)s AND ch.lex @@ %(q)s::tsquery LIMIT %(cand)s),"
                 " top AS (SELECT m.id, f.path, m.start_line, m.end_line, m.symbol, m.kind, m.language, m.score"
                 f"  FROM m{_FILES_OF_M}"
                 "  WHERE m.score >= coalesce((SELECT b.score FROM m b ORDER BY b.score DESC OFFSET %(skip)s LIMIT 1),"
@@ -455,7 +460,7 @@ class SearchQueries:
                 "   u.kind, u.language, 1.0 / n.pos AS score"
                 "  FROM unnest(%(names)s::text[]) WITH ORDINALITY AS n(name, pos) CROSS JOIN LATERAL"
                 "  (SELECT DISTINCT ON (f.path, ch.start_line) f.path, ch.start_line, ch.end_line, ch.id, ch.kind,"
-                f"   ch.language FROM symbols s{_FILES_OF_S}{_CHUNK_AT_ID}"
+                f"   ch.language FROM symbols s{_FILES_OF_S}{_OCCURRENCES}{_CHUNK_AT_ID.replace('s.line', 'o.line')}"
                 "   WHERE s.repo_id = %(repo)s AND s.role = 'ref' AND s.name = n.name"
                 "   ORDER BY f.path, ch.start_line LIMIT %(per_name)s) u"
                 "  ORDER BY u.path, u.start_line, n.pos) m"
@@ -497,7 +502,7 @@ class SearchQueries:
             if any(name is None for name, _ in rows):
                 return {name: int(n) for name, n in rows if name is not None}
             rows = c.execute(
-                "SELECT s.name, count(*) FROM symbols s JOIN files f"
+                f"SELECT s.name, sum({_OCCURRENCE_COUNT}) FROM symbols s JOIN files f"
                 " ON f.repo_id = s.repo_id AND f.content_hash = s.content_hash"
                 " WHERE s.repo_id = %s AND f.snapshot_id = %s AND s.role = 'ref' AND s.name = ANY(%s)"
                 " GROUP BY s.name",
@@ -515,7 +520,8 @@ class SearchQueries:
             n_chunks = int(counted[0]) if counted else 0
             c.execute("DELETE FROM ref_stats WHERE repo_id = %s AND snapshot_id = %s", (repo_id, snapshot_id))
             cur = c.execute(
-                "INSERT INTO ref_stats (repo_id, snapshot_id, name, nref) SELECT %(repo)s, %(snap)s, s.name, count(*)"
+                "INSERT INTO ref_stats (repo_id, snapshot_id, name, nref) SELECT %(repo)s, %(snap)s, s.name,"
+                f" sum({_OCCURRENCE_COUNT})"
                 " FROM files f JOIN symbols s ON s.repo_id = f.repo_id AND s.content_hash = f.content_hash"
                 " WHERE f.snapshot_id = %(snap)s AND f.repo_id = %(repo)s AND s.role = 'ref' GROUP BY s.name",
                 {"repo": repo_id, "snap": snapshot_id},
@@ -745,16 +751,6 @@ class SearchQueries:
             if m:
                 out.append(m.group(1).strip())
         return out
-
-    def file_symbols(self, repo_id: int, snapshot_id: int, path: str, role: str) -> list[tuple[str, str | None]]:
-        with self._read() as c:
-            rows = c.execute(
-                "SELECT s.name, s.scope FROM symbols s JOIN files f ON f.repo_id = s.repo_id"
-                " AND f.content_hash = s.content_hash WHERE f.snapshot_id = %s AND f.path = %s AND s.role = %s"
-                " AND s.repo_id = %s",
-                (snapshot_id, path, role, repo_id),
-            ).fetchall()
-            return [(r[0], r[1]) for r in rows]
 
     def sample_cross_file_call(self, repo_id: int, snapshot_id: int) -> tuple[str, int, int, str] | None:
         """A call of a name the calling file imports and another file defines: (path, line, col, name)."""

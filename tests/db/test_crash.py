@@ -125,7 +125,10 @@ def index_state(url: str) -> dict[str, Any]:
             c.execute("SELECT content_hash, ord, start_line, end_line, kind, symbol, text_hash FROM chunks").fetchall()
         )
         symbols = Counter(
-            c.execute("SELECT content_hash, name, kind, role, scope, line, col, end_line FROM symbols").fetchall()
+            c.execute(
+                "SELECT content_hash, name, kind, role, scope, line, col, end_line, lines::text, cols::text"
+                " FROM symbols"
+            ).fetchall()
         )
         orphans = c.execute(
             "SELECT count(*) FROM blobs b WHERE NOT EXISTS"
@@ -133,8 +136,8 @@ def index_state(url: str) -> dict[str, Any]:
         ).fetchone()
         miscounted = c.execute(
             "SELECT count(*) FROM blobs b WHERE chunk_count <> (SELECT count(*) FROM chunks ch"
-            " WHERE ch.content_hash = b.content_hash) OR symbol_count <> (SELECT count(*) FROM symbols s"
-            " WHERE s.content_hash = b.content_hash)"
+            " WHERE ch.content_hash = b.content_hash) OR symbol_count <> (SELECT coalesce(sum(coalesce("
+            " cardinality(s.lines), 1)), 0) FROM symbols s WHERE s.content_hash = b.content_hash)"
         ).fetchone()
         snapshots = c.execute("SELECT count(*) FROM snapshots").fetchone()
     return {

@@ -12,8 +12,30 @@ from hearth.indexer.types import ParsedFile, Symbol
 def _expected_line(repo_id: int, key: str, s: Symbol) -> str:
     fields = (s.name, s.kind, s.role, s.scope, s.detail)
     return "\t".join(
-        [str(repo_id), _copy_field(key), *(_copy_field(f) for f in fields), str(s.line), str(s.col), str(s.end_line)]
+        [str(repo_id), _copy_field(key), *(_copy_field(f) for f in fields), str(s.line), str(s.col), str(s.end_line),
+         "\\N", "\\N"]
     )
+
+
+def _expected_rows(repo_id: int, key: str, symbols: tuple[Symbol, ...]) -> str:
+    """Definitions and imports a line each, in order; then one line per referenced name and kind, in order of first
+    appearance, with the first occurrence's position and every occurrence's line and column, ascending."""
+    out = [_expected_line(repo_id, key, s) for s in symbols if s.role != "ref"]
+    groups: dict[tuple[str, str], list[Symbol]] = {}
+    for s in symbols:
+        if s.role == "ref":
+            groups.setdefault((s.name, s.kind), []).append(s)
+    for (name, kind), occ in groups.items():
+        occ = sorted(occ, key=lambda s: (s.line, s.col, s.end_line))
+        first = occ[0]
+        out.append(
+            "\t".join(
+                [str(repo_id), _copy_field(key), _copy_field(name), _copy_field(kind), "ref", "\\N", "\\N",
+                 str(first.line), str(first.col), str(first.end_line),
+                 "{" + ",".join(str(s.line) for s in occ) + "}", "{" + ",".join(str(s.col) for s in occ) + "}"]
+            )
+        )
+    return "".join(line + "\n" for line in out)
 
 
 def test_symbol_rows_escape_what_copy_needs_on_both_paths() -> None:
@@ -37,7 +59,7 @@ def test_symbol_rows_escape_what_copy_needs_on_both_paths() -> None:
                 rng.randrange(1, 9),
                 rng.choice([None, text()]),
             )
-            for _ in range(rng.randrange(0, 6))
+            for _ in range(rng.randrange(0, 12))
         )
         rows = encode_blob(7, "k:go", ParsedFile("go", (), symbols)).symbol_rows.decode()
-        assert rows == "".join(_expected_line(7, "k:go", s) + "\n" for s in symbols)
+        assert rows == _expected_rows(7, "k:go", symbols)

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hearth.indexer.languages import LanguageRegistry
-from hearth.indexer.lexical import split_identifier
-from hearth.indexer.lexical import term_text as cached_term_text
+from hearth.indexer.lexical import lexeme_text, split_identifier
 from hearth.indexer.parse import parse_source
 from hearth.indexer.types import ParsedFile, Symbol
 
@@ -125,20 +124,22 @@ TOKENS = ["a", "Z", "_", "9", " ", ".", "(", "\n", "HTTP", "parse", "Response", 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=80).map("".join))
-def test_cached_term_text_equals_the_uncached_expansion(text: str) -> None:
-    assert cached_term_text(text) == uncached_term_text(text)
-    assert cached_term_text(text, 5) == uncached_term_text(text, 5)
+def test_cached_lexeme_text_equals_the_uncached_expansion(text: str) -> None:
+    assert lexeme_text(text) == uncached_lexeme_text(text)
+    assert lexeme_text(text, 5) == uncached_lexeme_text(text, 5)
 
 
-def uncached_term_text(text: str, limit: int = 6000) -> str:
-    """The reference: each identifier expanded afresh (whole, lowercased, then its parts)."""
+def uncached_lexeme_text(text: str, limit: int = 6000) -> str:
+    """The reference: each distinct identifier expanded afresh (whole, lowercased, then its parts), split at
+    underscores, each lexeme once per identifier."""
     out: list[str] = []
-    for ident in re.findall(r"[^\W\d]\w*", text):
+    for ident in dict.fromkeys(re.findall(r"[^\W\d]\w*", text)):
         whole = ident.lower()
         if len(whole) < 2:
             continue
-        out.append(whole)
+        expanded = [whole]
         parts = split_identifier(ident)
         if len(parts) > 1 or (parts and parts[0] != whole):
-            out.extend(p for p in parts if p != whole)
+            expanded.extend(p for p in parts if p != whole)
+        out.extend(dict.fromkeys(lx for term in expanded for lx in term.split("_") if lx))
     return " ".join(out[:limit])
