@@ -82,6 +82,8 @@ _OCCURRENCE_COUNT = "coalesce(cardinality(s.lines), 1)"
 SIMILAR_NAMES = 12
 TRGM_THRESHOLD = "0.45"  # pg_trgm's similarity for "did you mean" (its default, 0.3, finds thousands of names)
 SIMILAR_PER_NAME = 8
+# Names longer than this get similar names only when nothing defines them (``search_symbol_names``).
+FUZZY_MAX_CHARS = 24
 
 
 # The snapshot's files holding a chunk ``ch`` (or a symbol ``s``), probed per row through (repo_id, content_hash):
@@ -329,6 +331,17 @@ class SearchQueries:
             return None
         return [r[0] for r in rows if r[1] is not None]
 
+    def _defined(self, repo_id: int, snapshot_id: int, names: Sequence[str]) -> bool:
+        """Whether the snapshot defines any of the names, in any case."""
+        with self._read() as c:
+            row = c.execute(
+                "SELECT EXISTS (SELECT 1 FROM symbols s JOIN files f ON f.repo_id = s.repo_id"
+                " AND f.content_hash = s.content_hash AND f.snapshot_id = %(snap)s"
+                " WHERE s.repo_id = %(repo)s AND s.role = 'def' AND lower(s.name) = ANY(%(lower)s))",
+                {"repo": repo_id, "snap": snapshot_id, "lower": [n.lower() for n in names]},
+            ).fetchone()
+        return bool(row and row[0])
+
     def search_symbol_names(
         self,
         repo_id: int,
@@ -355,10 +368,19 @@ class SearchQueries:
         # Trigram matches only for a query of a few names (a window of code has exact names to match, and
         # a similarity test per name and definition would scan the table).
         want_fuzzy = self.has_trgm and len(names) <= 3
+        fuzzy_names = list(names)
+        if want_fuzzy and any(len(n) > FUZZY_MAX_CHARS for n in names):
+            # A long name's trigrams are mostly common ones (``test_``, ``_request``): matching it reads long
+            # posting lists (90 ms for a 100-character test name at 100k chunks). Such a name is pasted, not
+            # typed: similar names are looked for only when nothing defines it.
+            long = [n for n in names if len(n) > FUZZY_MAX_CHARS]
+            if self._defined(repo_id, snapshot_id, long):
+                fuzzy_names = [n for n in names if len(n) <= FUZZY_MAX_CHARS]
+                want_fuzzy = bool(fuzzy_names)
         probe, caps = list(names), [per_name] * len(names)
-        similar: list[str] | None = None
+        similar: list[str] | None = None if want_fuzzy else []
         if want_fuzzy:
-            similar = self._similar_def_names(repo_id, snapshot_id, names)
+            similar = self._similar_def_names(repo_id, snapshot_id, fuzzy_names)
             if similar is not None:
                 extra = [n for n in similar if n not in names and _SEP not in n]
                 probe += extra
@@ -377,7 +399,9 @@ class SearchQueries:
         fuzzy = ""
         if want_fuzzy and similar is None:
             # The snapshot's distinct names are not listed yet: match over the definitions themselves.
-            fuzzy = "".join(f" OR (length(s.name) > 3 AND s.name %% %(n{i})s)" for i in range(len(names)))
+            fuzzy = "".join(
+                f" OR (length(s.name) > 3 AND s.name %% %(n{i})s)" for i, n in enumerate(names) if n in fuzzy_names
+            )
         if fuzzy:
             source = (
                 f"(SELECT s.*, f.path FROM symbols s{_FILES_OF_S} WHERE s.repo_id = %(repo)s AND s.role = 'def'"

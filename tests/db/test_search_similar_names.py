@@ -74,3 +74,30 @@ def test_the_exact_spelling_comes_first_when_a_name_is_defined_more_often_than_t
     # Three definitions at most per name; the exact spelling (the class) is one of them and ranks first.
     assert [h.symbol for h in hits][:1] == ["Render"] and hits[0].score == 1.0
     assert len(hits) == 3 and {h.symbol for h in hits[1:]} == {"render"}
+
+
+def test_a_long_defined_name_skips_the_trigram_search_and_a_misspelt_one_still_gets_it(
+    store: Store, tmp_path: Path
+) -> None:
+    if not store.has_trgm:
+        pytest.skip("pg_trgm is not installed in this PostgreSQL")
+    long = "test_read_request_body_after_middleware_calls_body"  # longer than FUZZY_MAX_CHARS
+    near = "test_read_request_body_after_middleware_calls_head"
+    repo_dir = tmp_path / "long"
+    (repo_dir / "tests").mkdir(parents=True)
+    (repo_dir / "tests" / "test_body.py").write_text(f"def {long}():\n    pass\n")
+    (repo_dir / "tests" / "test_head.py").write_text(f"def {near}():\n    pass\n")  # its own chunk
+    handle = index_repo(store, repo_dir)
+    rid, snap = handle.repo_id, handle.snapshot_id
+    for listed in (False, True):  # before and after the snapshot's names are listed
+        if listed:
+            store.refresh_ref_stats(rid, snap)
+        # Defined: its own definition only, not its trigram neighbour (a long name's trigrams are common ones).
+        hits = store.search_symbol_names(rid, snap, [long], 10)
+        assert [(h.symbol, h.score) for h in hits] == [(long, 1.0)]
+        # Not defined (a typo): the trigram search finds both.
+        typo = long[:-1] + "x"
+        assert {h.symbol for h in store.search_symbol_names(rid, snap, [typo], 10)} == {long, near}
+        # A short name beside a defined long one keeps its trigram matches.
+        mixed = store.search_symbol_names(rid, snap, [long, "test_read_requestt"], 10)
+        assert (long, 1.0) in [(h.symbol, h.score) for h in mixed]
