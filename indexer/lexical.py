@@ -60,7 +60,8 @@ def terms(text: str, limit: int = MAX_TERMS) -> list[str]:
 # PostgreSQL's limits on a tsvector: a lexeme's length in bytes, and the whole vector's (with headroom for
 # its entry headers). ``to_tsvector`` drops longer words with a notice; a tsvector literal with one is an error.
 MAX_LEXEME_BYTES = 2046
-MAX_LEXEMES_CHARS = 200_000  # at most 800 kB of UTF-8, under the 1 MB a tsvector may hold
+MAX_LEXEMES_CHARS = 200_000  # a chunk body's: at most 800 kB of UTF-8, under the 1 MB a tsvector may hold
+MAX_NAME_LEXEMES_CHARS = 40_000  # its names' (160 kB), with their weights
 
 
 def ident_lexemes(ident: str) -> tuple[str, ...]:
@@ -126,6 +127,8 @@ def tsvector_literal(name_lexemes: str, body_lexemes: str) -> str:
     characters only, so none needs quoting."""
     if not name_lexemes:
         return body_lexemes
+    if len(name_lexemes) > MAX_NAME_LEXEMES_CHARS:  # a signature of very long lines: keep the vector within bounds
+        name_lexemes = name_lexemes[:MAX_NAME_LEXEMES_CHARS].rsplit(" ", 1)[0]
     named = " ".join([lexeme + ":1A" for lexeme in name_lexemes.split()])
     return f"{named} {body_lexemes}" if body_lexemes else named
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hearth.indexer.languages import LanguageRegistry
+from hearth.indexer.lexical import lexeme_text, tsvector_literal
 from hearth.indexer.pipeline import Indexer, Progress
 from hearth.indexer.store.db import Store
 
@@ -103,3 +104,19 @@ def test_a_file_deleted_after_indexing_leaves_with_the_next_update(tmp_path: Pat
     assert states["renamed with space.py"].status == "indexed"
     assert states["pipe.py"].status == "skipped"
     assert stats["deleted"] == 2
+
+
+def test_the_largest_full_text_vector_a_worker_builds_is_one_postgresql_accepts(store: Store) -> None:
+    # Identifiers of 4-byte letters just under PostgreSQL's lexeme limit, more than the worker keeps: the body's
+    # and the names' lexemes are cut to what a tsvector holds (1 MB), not rejected with the whole batch.
+    def ident(i: int) -> str:
+        return "\U0001d465" * 500 + chr(0x4E00 + i)  # 2,003 bytes of UTF-8
+
+    body = lexeme_text(" ".join(ident(i) for i in range(1000)))
+    names = lexeme_text(" ".join(ident(i) for i in range(1000, 2000)))
+    literal = tsvector_literal(names, body)
+    assert len(literal.encode()) > 900_000
+    with store.conn() as c:
+        row = c.execute("SELECT length(%s::tsvector)", (literal,)).fetchone()
+    kept = {w.removesuffix(":1A") for w in literal.split()}
+    assert row is not None and row[0] == len(kept) > 400
