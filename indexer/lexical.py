@@ -135,9 +135,11 @@ def tsvector_literal(name_lexemes: str, body_lexemes: str) -> str:
 
 def tsquery_any(words: Iterable[str]) -> str:
     """A tsquery matching any of the words, in PostgreSQL's input syntax (cast with ``::tsquery``, not parsed by
-    ``to_tsquery``): the words lowercased as ``lexeme_text`` indexes them, non-word characters dropped."""
+    ``to_tsquery``): the words lowercased as ``lexeme_text`` indexes them, non-word characters and words too long
+    to be lexemes dropped."""
     safe = dict.fromkeys(re.sub(r"\W", "", w).lower() for w in words)
-    return " | ".join(f"'{w}'" for w in safe if w)
+    # A word too long for a lexeme is in no vector, and PostgreSQL rejects the whole query for it.
+    return " | ".join(f"'{w}'" for w in safe if w and len(w.encode()) <= MAX_LEXEME_BYTES)
 
 
 def query_terms(text: str, limit: int = 64) -> list[str]:

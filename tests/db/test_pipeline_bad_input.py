@@ -120,3 +120,14 @@ def test_the_largest_full_text_vector_a_worker_builds_is_one_postgresql_accepts(
         row = c.execute("SELECT length(%s::tsvector)", (literal,)).fetchone()
     kept = {w.removesuffix(":1A") for w in literal.split()}
     assert row is not None and row[0] == len(kept) > 400
+
+
+def test_a_search_for_a_word_too_long_to_be_a_lexeme_finds_the_rest(store: Store, tmp_path: Path) -> None:
+    repo_dir = tmp_path / "long"
+    repo_dir.mkdir()
+    (repo_dir / "a.py").write_text("def shipping_rate(zone):\n    return zone\n")
+    indexer = Indexer(store, LanguageRegistry.default(), None)
+    indexer.index(repo_dir, embed=False)
+    rid, snap, _ = indexer.snapshot_for(repo_dir)
+    hits = store.search_fts(rid, snap, ["q" * 3000, "shipping"], 5)
+    assert [h.path for h in hits] == ["a.py"]

@@ -48,6 +48,7 @@ def test_rare_terms_cap_the_number_of_words_and_keep_ties_in_order() -> None:
 def test_tsquery_any_quotes_lowercased_words_and_drops_non_word_characters() -> None:
     assert tsquery_any(["a&b", "C", "!", "c", "café"]) == "'ab' | 'c' | 'café'"
     assert tsquery_any(["!"]) == ""
+    assert tsquery_any(["a" * (MAX_LEXEME_BYTES + 1), "b"]) == "'b'"  # PostgreSQL rejects a longer lexeme
 
 
 def test_lexeme_text_of_ascii_text_is_what_the_unicode_pattern_gives() -> None:
