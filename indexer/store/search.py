@@ -535,27 +535,56 @@ class SearchQueries:
         return {r[0]: int(r[1]) for r in rows}
 
     def refresh_ref_stats(self, repo_id: int, snapshot_id: int) -> int:
-        """Recompute the snapshot's reference counts per name (what ``ref_counts`` reads; about a second on a
-        100k-chunk index: run it off the request path) and its distinct defined names (what trigram matching
-        searches); the number of distinct names referenced."""
+        """Recompute the snapshot's reference counts per name (what ``ref_counts`` reads) and its distinct defined
+        names (what trigram matching searches), writing only what changed; the number of distinct names referenced.
+        About a second on a 200k-chunk index (the first time, with every name new, ten): run it off the request
+        path."""
         with self.conn() as c:
             c.execute("SELECT pg_advisory_xact_lock(727003, %s)", (snapshot_id,))
             counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
             n_chunks = int(counted[0]) if counted else 0
-            c.execute("DELETE FROM ref_stats WHERE repo_id = %s AND snapshot_id = %s", (repo_id, snapshot_id))
+            # Counts and names change little between refreshes: the current ones go to temporary tables, and only
+            # what differs is written. Each defined name costs about 20 entries in the trigram index (100 us: 11 s
+            # for the 109,000 names of a 127 MB corpus, at every refresh when the list was rewritten whole).
+            c.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS hearth_ref_counts_now (name text PRIMARY KEY, nref bigint)"
+                " ON COMMIT DELETE ROWS"
+            )
+            c.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS hearth_def_names_now (name text PRIMARY KEY) ON COMMIT DELETE ROWS"
+            )
             cur = c.execute(
-                "INSERT INTO ref_stats (repo_id, snapshot_id, name, nref) SELECT %(repo)s, %(snap)s, s.name,"
-                f" sum({_OCCURRENCE_COUNT})"
+                f"INSERT INTO hearth_ref_counts_now SELECT s.name, sum({_OCCURRENCE_COUNT})"
                 " FROM files f JOIN symbols s ON s.repo_id = f.repo_id AND s.content_hash = f.content_hash"
                 " WHERE f.snapshot_id = %(snap)s AND f.repo_id = %(repo)s AND s.role = 'ref' GROUP BY s.name",
                 {"repo": repo_id, "snap": snapshot_id},
             )
             names = cur.rowcount
-            c.execute("DELETE FROM def_names WHERE repo_id = %s AND snapshot_id = %s", (repo_id, snapshot_id))
             c.execute(
-                "INSERT INTO def_names (repo_id, snapshot_id, name) SELECT DISTINCT %(repo)s, %(snap)s, s.name"
+                "DELETE FROM ref_stats r WHERE r.repo_id = %(repo)s AND r.snapshot_id = %(snap)s"
+                " AND NOT EXISTS (SELECT 1 FROM hearth_ref_counts_now n WHERE n.name = r.name)",
+                {"repo": repo_id, "snap": snapshot_id},
+            )
+            c.execute(
+                "INSERT INTO ref_stats (repo_id, snapshot_id, name, nref) SELECT %(repo)s, %(snap)s, n.name, n.nref"
+                " FROM hearth_ref_counts_now n ORDER BY n.name ON CONFLICT (repo_id, snapshot_id, name)"
+                " DO UPDATE SET nref = excluded.nref WHERE ref_stats.nref <> excluded.nref",
+                {"repo": repo_id, "snap": snapshot_id},
+            )
+            c.execute(
+                "INSERT INTO hearth_def_names_now SELECT DISTINCT s.name"
                 " FROM files f JOIN symbols s ON s.repo_id = f.repo_id AND s.content_hash = f.content_hash"
                 " WHERE f.snapshot_id = %(snap)s AND f.repo_id = %(repo)s AND s.role = 'def' AND length(s.name) > 3",
+                {"repo": repo_id, "snap": snapshot_id},
+            )
+            c.execute(
+                "DELETE FROM def_names d WHERE d.repo_id = %(repo)s AND d.snapshot_id = %(snap)s"
+                " AND NOT EXISTS (SELECT 1 FROM hearth_def_names_now n WHERE n.name = d.name)",
+                {"repo": repo_id, "snap": snapshot_id},
+            )
+            c.execute(
+                "INSERT INTO def_names (repo_id, snapshot_id, name) SELECT %(repo)s, %(snap)s, n.name"
+                " FROM hearth_def_names_now n ORDER BY n.name ON CONFLICT DO NOTHING",
                 {"repo": repo_id, "snap": snapshot_id},
             )
             c.execute("ANALYZE def_names")

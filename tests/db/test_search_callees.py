@@ -141,3 +141,32 @@ def test_name_search_of_a_code_window_reaches_past_a_common_first_name(store: St
     hits = store.search_symbol_names(repo.repo_id, repo.snapshot_id, window, 10)
     assert [h.symbol for h in hits] == ["run"] * 8 + ["zebra_total"]
     assert all(h.score == 1.0 for h in hits)
+
+
+def test_a_refresh_updates_changed_counts_and_drops_names_that_went(store: Store, sample_repo: Path) -> None:
+    repo = index_repo(store, sample_repo)
+    rid, snap = repo.repo_id, repo.snapshot_id
+    store.refresh_ref_stats(rid, snap)
+
+    def cached() -> tuple[dict[str, int], set[str]]:
+        with store.conn() as c:
+            counts = dict(c.execute(
+                "SELECT name, nref FROM ref_stats WHERE repo_id = %s AND snapshot_id = %s", (rid, snap)
+            ).fetchall())
+            names = {r[0] for r in c.execute(
+                "SELECT name FROM def_names WHERE repo_id = %s AND snapshot_id = %s", (rid, snap)
+            ).fetchall()}
+        return counts, names
+
+    before, names_before = cached()
+    extra = sample_repo / "shop" / "extra.py"
+    extra.write_text("def temporary_helper(items):\n    return compute_total(items) + only_called_here(items)\n")
+    index_repo(store, sample_repo)
+    store.refresh_ref_stats(rid, snap)
+    during, names_during = cached()
+    assert during["compute_total"] == before["compute_total"] + 1 and during["only_called_here"] == 1
+    assert names_during == names_before | {"temporary_helper"}
+    extra.unlink()
+    index_repo(store, sample_repo)
+    store.refresh_ref_stats(rid, snap)
+    assert cached() == (before, names_before)
