@@ -142,6 +142,11 @@ def tsquery_any(words: Iterable[str]) -> str:
     return " | ".join(f"'{w}'" for w in safe if w and len(w.encode()) <= MAX_LEXEME_BYTES)
 
 
+def tsquery_all(words: Iterable[str]) -> str:
+    """A tsquery matching all of the words, as ``tsquery_any`` writes them."""
+    return tsquery_any(words).replace(" | ", " & ")
+
+
 def query_terms(text: str, limit: int = 64) -> list[str]:
     """Distinct terms of a query, stop words removed, in order of appearance."""
     seen: dict[str, None] = {}

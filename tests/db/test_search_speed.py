@@ -116,3 +116,28 @@ def test_full_text_filters_only_the_best_candidates_and_falls_back_when_they_are
     many = by_rank[: k + FTS_FILTER_MARGIN + 3]
     assert paths(many) == by_rank[len(many) : len(many) + k]  # beyond it: the query runs again over all candidates
     assert len(paths(by_rank[: n - 2])) == 2
+
+
+def test_a_few_words_find_the_chunks_holding_all_of_them_first(store: Store, tmp_path: Path) -> None:
+    # Forty files use "response" and "header" apart, many of them more often; one function has every word of the
+    # query. Ranking the rarest word alone among the first chunks the index gives did not find it.
+    repo_dir = tmp_path / "words"
+    (repo_dir / "pkg").mkdir(parents=True)
+    for i in range(40):
+        (repo_dir / "pkg" / f"noise_{i}.py").write_text(
+            f"def build_response_{i}(response):\n    response.status = response.status or {i}\n"
+            f"    return response\n\n\ndef header_{i}(header):\n    return header\n"
+        )
+    (repo_dir / "pkg" / "wire.py").write_text(
+        "def read_frame(stream):\n    # parse the response header of one frame\n    return stream.read(8)\n"
+    )
+    handle = index_repo(store, repo_dir)
+    rid, snap = handle.repo_id, handle.snapshot_id
+    for with_stats in (False, True):
+        if with_stats:
+            store.refresh_term_stats(rid)
+        hits = store.search_fts(rid, snap, ["parse", "response", "header"], 5)
+        assert hits[0].path == "pkg/wire.py", [(h.path, h.score) for h in hits]
+        assert len(hits) == 5  # the rest from the any-word query
+    # Words that no chunk holds together still find the chunks holding some of them.
+    assert store.search_fts(rid, snap, ["frame", "nosuchword"], 5)[0].path == "pkg/wire.py"

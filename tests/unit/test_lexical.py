@@ -12,6 +12,7 @@ from hearth.indexer.lexical import (
     lexeme_text,
     rare_terms,
     terms,
+    tsquery_all,
     tsquery_any,
     tsvector_literal,
 )
@@ -49,6 +50,7 @@ def test_tsquery_any_quotes_lowercased_words_and_drops_non_word_characters() -> 
     assert tsquery_any(["a&b", "C", "!", "c", "café"]) == "'ab' | 'c' | 'café'"
     assert tsquery_any(["!"]) == ""
     assert tsquery_any(["a" * (MAX_LEXEME_BYTES + 1), "b"]) == "'b'"  # PostgreSQL rejects a longer lexeme
+    assert tsquery_all(["Parse", "header", "!", "parse"]) == "'parse' & 'header'"
 
 
 def test_lexeme_text_of_ascii_text_is_what_the_unicode_pattern_gives() -> None:
