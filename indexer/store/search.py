@@ -253,10 +253,26 @@ class SearchQueries:
             c.execute("SELECT pg_advisory_xact_lock(727002, %s)", (repo_id,))
             counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
             n = int(counted[0]) if counted else 0
-            c.execute("DELETE FROM term_stats WHERE repo_id = %s", (repo_id,))
+            # Only what changed is written (most terms keep their counts between refreshes): 238,000 terms took 2.7 s
+            # to rewrite on a 200k-chunk index, of a refresh's 4.1.
             c.execute(
-                "INSERT INTO term_stats (repo_id, term, ndoc) SELECT %s, word, ndoc FROM ts_stat(%s)",
-                (repo_id, f"SELECT lex FROM chunks WHERE repo_id = {int(repo_id)}"),
+                "CREATE TEMP TABLE IF NOT EXISTS hearth_term_stats_now (term text PRIMARY KEY, ndoc int)"
+                " ON COMMIT DELETE ROWS"
+            )
+            c.execute(
+                "INSERT INTO hearth_term_stats_now SELECT word, ndoc FROM ts_stat(%s)",
+                (f"SELECT lex FROM chunks WHERE repo_id = {int(repo_id)}",),
+            )
+            c.execute(
+                "DELETE FROM term_stats t WHERE t.repo_id = %s"
+                " AND NOT EXISTS (SELECT 1 FROM hearth_term_stats_now n WHERE n.term = t.term)",
+                (repo_id,),
+            )
+            c.execute(
+                "INSERT INTO term_stats (repo_id, term, ndoc) SELECT %s, n.term, n.ndoc FROM hearth_term_stats_now n"
+                " ORDER BY n.term ON CONFLICT (repo_id, term) DO UPDATE SET ndoc = excluded.ndoc"
+                " WHERE term_stats.ndoc <> excluded.ndoc",
+                (repo_id,),
             )
             c.execute(
                 "INSERT INTO term_stats_state (repo_id, chunks) VALUES (%s, %s) ON CONFLICT (repo_id)"

@@ -141,3 +141,25 @@ def test_a_few_words_find_the_chunks_holding_all_of_them_first(store: Store, tmp
         assert len(hits) == 5  # the rest from the any-word query
     # Words that no chunk holds together still find the chunks holding some of them.
     assert store.search_fts(rid, snap, ["frame", "nosuchword"], 5)[0].path == "pkg/wire.py"
+
+
+def test_a_term_statistics_refresh_adds_updates_and_drops_terms(store: Store, sample_repo: Path) -> None:
+    repo = index_repo(store, sample_repo)
+
+    def stats() -> dict[str, int]:
+        with store.conn() as c:
+            return dict(c.execute("SELECT term, ndoc FROM term_stats WHERE repo_id = %s", (repo.repo_id,)).fetchall())
+
+    store.refresh_term_stats(repo.repo_id)
+    before = stats()
+    extra = sample_repo / "shop" / "extra.py"
+    extra.write_text("def zanzibar_rate(items):\n    return len(items)\n")
+    index_repo(store, sample_repo)
+    store.refresh_term_stats(repo.repo_id)
+    during = stats()
+    assert during["zanzibar"] == 1 and during["items"] == before["items"] + 1
+    assert during["items"] == _doc_freq(store, repo.repo_id, "items")
+    extra.unlink()
+    index_repo(store, sample_repo)
+    store.refresh_term_stats(repo.repo_id)
+    assert stats() == before
