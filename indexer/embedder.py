@@ -80,7 +80,7 @@ class LocalMiniLM:
         tok_json = resources.files("hearth.indexer").joinpath("data").joinpath("minilm-tokenizer.json")
         self.tokenizer = Tokenizer.from_str(tok_json.read_text(encoding="utf-8"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer.no_padding()  # the file pads to 128; ``embed`` pads each batch itself
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -94,16 +94,27 @@ class LocalMiniLM:
             return np.zeros((0, self.dim), dtype=np.float32)
         # Small inference batches: onnxruntime's working memory grows with batch x tokens^2
         # (measured here: ~1.4 GB peak RSS at 32 x 256 tokens, ~0.5 GB at 8), and two CPU cores gain
-        # nothing from bigger ones.
-        parts = [self._embed(texts[i : i + self.INFER_BATCH]) for i in range(0, len(texts), self.INFER_BATCH)]
-        return np.concatenate(parts)
+        # nothing from bigger ones. Texts of similar length go together, so that a batch is padded to
+        # little more than its own texts (code chunks vary from a few tokens to the 256 kept): the same
+        # vectors, about 40% sooner on random chunks of the indexing benchmark's corpus.
+        encs = self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.INFER_BATCH):
+            rows = order[start : start + self.INFER_BATCH]
+            width = max(len(encs[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = len(encs[i].ids)
+                ids[r, :n] = encs[i].ids
+                mask[r, :n] = 1
+            out[rows] = self._embed(ids, mask)
+        return out
 
     INFER_BATCH = 8
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        encs = self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])
-        ids = np.array([e.ids for e in encs], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+    def _embed(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         with self._lock:
             (hidden,) = self.session.run(
                 ["last_hidden_state"],

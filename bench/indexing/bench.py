@@ -425,13 +425,16 @@ async def branch_switch(corpus: Path, url: str, files: int = 3000, touched: int 
         store.close()
 
 
-def embedder_rate(url: str, n: int = 128) -> dict[str, Any]:
+def embedder_rate(url: str, n: int = 256) -> dict[str, Any]:
     import psycopg
 
     from hearth.indexer.embedder import LocalMiniLM
 
     with psycopg.connect(url) as c:
-        texts = [r[0] for r in c.execute("SELECT text FROM chunks ORDER BY id LIMIT %s", (n,)).fetchall()]
+        # A fixed random sample: the first chunks by id are the corpus's top-level READMEs, nearly all at the
+        # 256-token cap, and say little about a whole repository's mix of lengths.
+        c.execute("SELECT setseed(0.42)")
+        texts = [r[0] for r in c.execute("SELECT text FROM chunks ORDER BY random() LIMIT %s", (n,)).fetchall()]
     try:
         emb = LocalMiniLM()
     except Exception as exc:  # the model package is optional
