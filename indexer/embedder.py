@@ -97,18 +97,17 @@ class LocalMiniLM:
         # nothing from bigger ones. Texts of similar length go together, so that a batch is padded to
         # little more than its own texts (code chunks vary from a few tokens to the 256 kept): the same
         # vectors, about 40% sooner on random chunks of the indexing benchmark's corpus.
-        encs = self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])
-        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
+        tokens = [e.ids for e in self.tokenizer.encode_batch([t if t.strip() else " " for t in texts])]
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.INFER_BATCH):
             rows = order[start : start + self.INFER_BATCH]
-            width = max(len(encs[i].ids) for i in rows)
+            width = max(len(tokens[i]) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
-                n = len(encs[i].ids)
-                ids[r, :n] = encs[i].ids
-                mask[r, :n] = 1
+                ids[r, : len(tokens[i])] = tokens[i]
+                mask[r, : len(tokens[i])] = 1
             out[rows] = self._embed(ids, mask)
         return out
 

@@ -133,18 +133,22 @@ def tsvector_literal(name_lexemes: str, body_lexemes: str) -> str:
     return f"{named} {body_lexemes}" if body_lexemes else named
 
 
-def tsquery_any(words: Iterable[str]) -> str:
-    """A tsquery matching any of the words, in PostgreSQL's input syntax (cast with ``::tsquery``, not parsed by
-    ``to_tsquery``): the words lowercased as ``lexeme_text`` indexes them, non-word characters and words too long
-    to be lexemes dropped."""
+def _tsquery(words: Iterable[str], op: str) -> str:
+    """The words joined by ``op`` in tsquery input syntax (cast with ``::tsquery``, not parsed by ``to_tsquery``):
+    lowercased as ``lexeme_text`` indexes them, non-word characters dropped, and words too long to be lexemes too
+    (they are in no vector, and PostgreSQL rejects the whole query for one)."""
     safe = dict.fromkeys(re.sub(r"\W", "", w).lower() for w in words)
-    # A word too long for a lexeme is in no vector, and PostgreSQL rejects the whole query for it.
-    return " | ".join(f"'{w}'" for w in safe if w and len(w.encode()) <= MAX_LEXEME_BYTES)
+    return f" {op} ".join(f"'{w}'" for w in safe if w and len(w.encode()) <= MAX_LEXEME_BYTES)
+
+
+def tsquery_any(words: Iterable[str]) -> str:
+    """A tsquery matching any of the words (``_tsquery``)."""
+    return _tsquery(words, "|")
 
 
 def tsquery_all(words: Iterable[str]) -> str:
-    """A tsquery matching all of the words, as ``tsquery_any`` writes them."""
-    return tsquery_any(words).replace(" | ", " & ")
+    """A tsquery matching all of the words (``_tsquery``)."""
+    return _tsquery(words, "&")
 
 
 def query_terms(text: str, limit: int = 64) -> list[str]:
@@ -160,9 +164,9 @@ def query_terms(text: str, limit: int = 64) -> list[str]:
 
 
 def fts_words(words: Iterable[str]) -> list[str]:
-    """The words as PostgreSQL's parser indexes them: it splits ``cache_hash`` into ``cache`` and ``hash``
-    (which ``terms`` lists too), so a word with an inner underscore would only become a phrase query of
-    common parts; leading and trailing underscores are dropped (``__init__`` is ``init``)."""
+    """The words as lexemes (``ident_lexemes``): ``cache_hash`` is indexed as ``cache`` and ``hash`` (which ``terms``
+    lists too), so a word with an inner underscore is left out; leading and trailing underscores are dropped
+    (``__init__`` is ``init``)."""
     out: dict[str, None] = {}
     for w in words:
         core = re.sub(r"\W", "", w).strip("_")

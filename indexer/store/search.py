@@ -52,6 +52,27 @@ def _split_opaque(param: str) -> str:
     return f"(SELECT {_split(param)})::text[]"
 
 
+def _write_changed(c: Any, table: str, scope: dict[str, int], now: str, key: str, value: str | None = None) -> None:
+    """Make ``table``'s rows of ``scope`` (column -> value) those of the temporary table ``now`` (its ``key`` column,
+    and ``value``), writing only what differs: rows gone are deleted, changed values updated, new rows inserted (ON
+    CONFLICT skips the others before any index is touched). Statistics change little between refreshes."""
+    cols = list(scope)
+    where = " AND ".join(f"t.{col} = %({col})s" for col in cols)
+    c.execute(
+        f"DELETE FROM {table} t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {now} n WHERE n.{key} = t.{key})", scope
+    )
+    extra = [value] if value else []
+    action = "DO NOTHING"
+    if value:
+        action = f"DO UPDATE SET {value} = excluded.{value} WHERE {table}.{value} <> excluded.{value}"
+    c.execute(
+        f"INSERT INTO {table} ({', '.join([*cols, key, *extra])})"
+        f" SELECT {', '.join([*(f'%({col})s' for col in cols), f'n.{key}', *(f'n.{v}' for v in extra)])}"
+        f" FROM {now} n ORDER BY n.{key} ON CONFLICT ({', '.join([*cols, key])}) {action}",
+        scope,
+    )
+
+
 # Full text: how many of the best-ranked candidates beyond the k asked for have their file looked up (see search_fts).
 FTS_FILTER_MARGIN = 10
 # Full text: queries of at most this many words look for chunks holding all of them first (``search_fts``).
@@ -253,8 +274,8 @@ class SearchQueries:
             c.execute("SELECT pg_advisory_xact_lock(727002, %s)", (repo_id,))
             counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
             n = int(counted[0]) if counted else 0
-            # Only what changed is written (most terms keep their counts between refreshes): 238,000 terms took 2.7 s
-            # to rewrite on a 200k-chunk index, of a refresh's 4.1.
+            # Only what changed is written (``_write_changed``): 238,000 terms took 2.7 s to rewrite on a 200k-chunk
+            # index, of a refresh's 4.1.
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS hearth_term_stats_now (term text PRIMARY KEY, ndoc int)"
                 " ON COMMIT DELETE ROWS"
@@ -263,17 +284,7 @@ class SearchQueries:
                 "INSERT INTO hearth_term_stats_now SELECT word, ndoc FROM ts_stat(%s)",
                 (f"SELECT lex FROM chunks WHERE repo_id = {int(repo_id)}",),
             )
-            c.execute(
-                "DELETE FROM term_stats t WHERE t.repo_id = %s"
-                " AND NOT EXISTS (SELECT 1 FROM hearth_term_stats_now n WHERE n.term = t.term)",
-                (repo_id,),
-            )
-            c.execute(
-                "INSERT INTO term_stats (repo_id, term, ndoc) SELECT %s, n.term, n.ndoc FROM hearth_term_stats_now n"
-                " ORDER BY n.term ON CONFLICT (repo_id, term) DO UPDATE SET ndoc = excluded.ndoc"
-                " WHERE term_stats.ndoc <> excluded.ndoc",
-                (repo_id,),
-            )
+            _write_changed(c, "term_stats", {"repo_id": repo_id}, "hearth_term_stats_now", "term", "ndoc")
             c.execute(
                 "INSERT INTO term_stats_state (repo_id, chunks) VALUES (%s, %s) ON CONFLICT (repo_id)"
                 " DO UPDATE SET chunks = excluded.chunks, refreshed_at = now()",
@@ -576,9 +587,9 @@ class SearchQueries:
             c.execute("SELECT pg_advisory_xact_lock(727003, %s)", (snapshot_id,))
             counted = c.execute("SELECT count(*) FROM chunks WHERE repo_id = %s", (repo_id,)).fetchone()
             n_chunks = int(counted[0]) if counted else 0
-            # Counts and names change little between refreshes: the current ones go to temporary tables, and only
-            # what differs is written. Each defined name costs about 20 entries in the trigram index (100 us: 11 s
-            # for the 109,000 names of a 127 MB corpus, at every refresh when the list was rewritten whole).
+            # The current counts and names go to temporary tables, and only what differs is written
+            # (``_write_changed``): each defined name costs about 20 entries in the trigram index (100 us: 11 s for
+            # the 109,000 names of a 127 MB corpus, at every refresh when the list was rewritten whole).
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS hearth_ref_counts_now (name text PRIMARY KEY, nref bigint)"
                 " ON COMMIT DELETE ROWS"
@@ -593,33 +604,15 @@ class SearchQueries:
                 {"repo": repo_id, "snap": snapshot_id},
             )
             names = cur.rowcount
-            c.execute(
-                "DELETE FROM ref_stats r WHERE r.repo_id = %(repo)s AND r.snapshot_id = %(snap)s"
-                " AND NOT EXISTS (SELECT 1 FROM hearth_ref_counts_now n WHERE n.name = r.name)",
-                {"repo": repo_id, "snap": snapshot_id},
-            )
-            c.execute(
-                "INSERT INTO ref_stats (repo_id, snapshot_id, name, nref) SELECT %(repo)s, %(snap)s, n.name, n.nref"
-                " FROM hearth_ref_counts_now n ORDER BY n.name ON CONFLICT (repo_id, snapshot_id, name)"
-                " DO UPDATE SET nref = excluded.nref WHERE ref_stats.nref <> excluded.nref",
-                {"repo": repo_id, "snap": snapshot_id},
-            )
+            scope = {"repo_id": repo_id, "snapshot_id": snapshot_id}
+            _write_changed(c, "ref_stats", scope, "hearth_ref_counts_now", "name", "nref")
             c.execute(
                 "INSERT INTO hearth_def_names_now SELECT DISTINCT s.name"
                 " FROM files f JOIN symbols s ON s.repo_id = f.repo_id AND s.content_hash = f.content_hash"
                 " WHERE f.snapshot_id = %(snap)s AND f.repo_id = %(repo)s AND s.role = 'def' AND length(s.name) > 3",
                 {"repo": repo_id, "snap": snapshot_id},
             )
-            c.execute(
-                "DELETE FROM def_names d WHERE d.repo_id = %(repo)s AND d.snapshot_id = %(snap)s"
-                " AND NOT EXISTS (SELECT 1 FROM hearth_def_names_now n WHERE n.name = d.name)",
-                {"repo": repo_id, "snap": snapshot_id},
-            )
-            c.execute(
-                "INSERT INTO def_names (repo_id, snapshot_id, name) SELECT %(repo)s, %(snap)s, n.name"
-                " FROM hearth_def_names_now n ORDER BY n.name ON CONFLICT DO NOTHING",
-                {"repo": repo_id, "snap": snapshot_id},
-            )
+            _write_changed(c, "def_names", scope, "hearth_def_names_now", "name")
             c.execute("ANALYZE def_names")
             c.execute(
                 "INSERT INTO ref_stats_state (repo_id, snapshot_id, chunks) VALUES (%s, %s, %s)"
